@@ -36,3 +36,6 @@ def auth0(auth0_emulator):
     """The Auth0 emulator, reset to the default sandbox for this test."""
     auth0_emulator.reset()
     return auth0_emulator
+
+
+pytest_plugins = ["tests.support.databases"]

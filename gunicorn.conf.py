@@ -1,0 +1,16 @@
+"""gunicorn settings for the companion: migrate once in the master, then fork the workers."""
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = 60
+accesslog = None  # the app logs one JSON access line per request itself
+
+
+def on_starting(server):
+    """Bring the schema up to date before any worker serves (one migration, not one per worker)."""
+    from service.db import Store, migrate
+    from service.settings import from_env
+
+    migrate(Store(from_env().database_url).engine)

@@ -1,0 +1,21 @@
+"""Entra Companion for Auth0: the companion service (Flask application factory)."""
+from flask import Flask
+
+from service import logs
+from service.companion import Companion
+from service.settings import from_env
+from service.views import api, errors, health, o365
+
+
+def create_app(settings=None):
+    """Build the Flask app from Settings (read from the environment when not given)."""
+    settings = settings or from_env()
+    logs.configure(settings)
+    app = Flask(__name__)
+    app.extensions["companion"] = Companion.build(settings)
+    app.before_request(logs.begin_request)
+    app.after_request(logs.end_request)
+    errors.register(app)
+    for blueprint in (health.bp, o365.bp, api.bp):
+        app.register_blueprint(blueprint)
+    return app

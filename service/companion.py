@@ -1,0 +1,28 @@
+"""The process-wide objects the views use, built once from Settings."""
+import dataclasses
+
+from service.clients.auth0 import Auth0Client
+from service.clients.graph import GraphClient
+from service.db import Store
+from service.provisioning import Provisioner
+
+
+@dataclasses.dataclass
+class Companion:
+    """Settings, store and clients shared by every request of one process."""
+
+    settings: object
+    store: Store
+    graph: GraphClient
+    auth0: Auth0Client
+    provisioner: Provisioner
+    jwks: object = None
+
+    @classmethod
+    def build(cls, settings):
+        """Wire the long-lived objects (one msal app, one HTTP session per vendor)."""
+        store = Store(settings.database_url)
+        graph = GraphClient.from_settings(settings)
+        auth0 = Auth0Client.from_settings(settings)
+        return cls(settings=settings, store=store, graph=graph, auth0=auth0,
+                   provisioner=Provisioner(settings, store, graph))

@@ -1,0 +1,66 @@
+"""Data access for identity links: create once, lease per user, record progress."""
+import datetime as dt
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from service.models import Link, utcnow
+
+
+def get(store, auth0_user_id):
+    """The link for an Auth0 user, or None."""
+    with store.session() as session:
+        return session.get(Link, auth0_user_id)
+
+
+def get_or_create(store, auth0_user_id, immutable_id, profile):
+    """The link for an Auth0 user, created pending on first sight (safe under concurrency)."""
+    existing = get(store, auth0_user_id)
+    if existing is not None:
+        return existing
+    try:
+        with store.session() as session:
+            session.add(Link(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending",
+                             step="new", upn_variant=0, attempts=0, profile=profile))
+    except IntegrityError:
+        pass  # another request created it first; both then read the same row
+    return get(store, auth0_user_id)
+
+
+def acquire(store, auth0_user_id, owner, ttl_s):
+    """Take the per-user lease if free or expired; True when this owner holds it."""
+    now = utcnow()
+    with store.session() as session:
+        result = session.execute(
+            update(Link)
+            .where(Link.auth0_user_id == auth0_user_id,
+                   or_(Link.lease_until.is_(None), Link.lease_until < now, Link.lease_owner == owner))
+            .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=ttl_s))
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1
+
+
+def release(store, auth0_user_id, owner):
+    """Give the lease back if this owner still holds it."""
+    with store.session() as session:
+        session.execute(
+            update(Link).where(Link.auth0_user_id == auth0_user_id, Link.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+
+
+def save(store, link, **changes):
+    """Persist changes to a link and mirror them on the in-memory object."""
+    changes["updated_at"] = utcnow()
+    with store.session() as session:
+        session.execute(update(Link).where(Link.auth0_user_id == link.auth0_user_id).values(**changes)
+                        .execution_options(synchronize_session=False))
+    for key, value in changes.items():
+        setattr(link, key, value)
+    return link
+
+
+def by_state(store, state, limit=100):
+    """Links in a given state, oldest first."""
+    with store.session() as session:
+        return list(session.scalars(select(Link).where(Link.state == state)
+                                    .order_by(Link.created_at).limit(limit)))

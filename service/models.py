@@ -1,0 +1,65 @@
+"""Tables: the link between an Auth0 user and its Entra object, and the append-only audit log."""
+import datetime as dt
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+
+def utcnow():
+    """Timezone-aware now, the only clock the store uses."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for the companion's tables."""
+
+
+class Link(Base):
+    """One Auth0 user and the Entra ID account the companion made or adopted for it."""
+
+    __tablename__ = "identity_links"
+
+    auth0_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    immutable_id: Mapped[str] = mapped_column(String(64), unique=True)
+    entra_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    upn: Mapped[str | None] = mapped_column(String(113), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    step: Mapped[str] = mapped_column(String(32), default="new")
+    upn_variant: Mapped[int] = mapped_column(Integer, default=0)
+    licence_sku: Mapped[str | None] = mapped_column(String(64))
+    profile: Mapped[dict] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """One thing the companion did or refused to do; rows are only ever added."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    auth0_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    entra_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    reference: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised when code tries to change or delete an audit row."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_audit_changes(session, _context, _instances):
+    """Keep the audit log append-only at the ORM level (the one writer the service has)."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent):
+            raise AuditLogIsAppendOnly("audit rows are append-only")

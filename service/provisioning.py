@@ -1,0 +1,210 @@
+"""ensure(user): bring one Auth0 user to a ready, licensed Entra ID account — idempotent and restartable.
+
+Each call runs the next steps from where the link table says the user is, under a per-user lease
+held in the database (so it holds across gunicorn workers and replicas), and observes readiness by
+polling Graph with backoff inside a small budget instead of sleeping a fixed time.
+"""
+import dataclasses
+import logging
+import time
+import uuid
+
+from service import audit, identity, links
+from service.errors import BadRequest, Conflict, NotFound, Transient
+from service.licensing import LicenceUnavailable, SkuCatalog, has_sku
+from service.models import utcnow
+
+log = logging.getLogger("companion.provisioning")
+SELECT = "id,userPrincipalName,onPremisesImmutableId,assignedLicenses,usageLocation,accountEnabled"
+MAX_UPN_VARIANTS = 50
+PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
+                "username", "connection", "usage_location")
+
+
+@dataclasses.dataclass
+class Outcome:
+    """Where a user stands after ensure(): ready, pending or failed, with what the caller shows."""
+
+    state: str
+    auth0_user_id: str
+    upn: str | None = None
+    immutable_id: str | None = None
+    object_id: str | None = None
+    message: str | None = None
+    reference: str | None = None
+
+    @classmethod
+    def of(cls, link):
+        """The outcome a link records."""
+        return cls(link.state, link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
+                   link.last_error, link.reference)
+
+
+class _Wait(Exception):
+    """Entra has not caught up yet (replication); try again after a pause."""
+
+
+class _Failed(Exception):
+    """The user cannot be provisioned until someone changes something; the message says what."""
+
+
+class Provisioner:
+    """Runs the provisioning steps for one user at a time per user."""
+
+    def __init__(self, settings, store, graph, skus=None, sleep=time.sleep, clock=time.monotonic):
+        self.s, self.store, self.graph = settings, store, graph
+        self.skus = skus or SkuCatalog(graph)
+        self.sleep, self.clock = sleep, clock
+
+    def ensure(self, user, wait_s=0.0, reference=None):
+        """Advance the user towards ready for up to wait_s seconds; return the outcome."""
+        identity.validate_user(user)
+        location = identity.usage_location(user, self.s.o365_usage_location)
+        uid = user["user_id"]
+        iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
+        profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
+        profile["usage_location"] = location
+        link = links.get_or_create(self.store, uid, iid, profile)
+        if link.state == "ready":
+            return Outcome.of(link)
+        owner = uuid.uuid4().hex
+        if not links.acquire(self.store, uid, owner, ttl_s=wait_s + 60):
+            return Outcome.of(links.get(self.store, uid))  # another request is on it: join
+        try:
+            return self._drive(link, profile, wait_s, reference)
+        finally:
+            links.release(self.store, uid, owner)
+
+    def resume(self, auth0_user_id, wait_s=0.0, reference=None):
+        """Continue a known user's provisioning from its stored profile (status polls, jobs)."""
+        link = links.get(self.store, auth0_user_id)
+        if link is None or link.state == "ready":
+            return None if link is None else Outcome.of(link)
+        return self.ensure({"user_id": auth0_user_id, **link.profile}, wait_s, reference)
+
+    def _drive(self, link, profile, wait_s, reference):
+        """Run steps until ready, failed, or the wait budget is spent."""
+        if link.state == "failed":
+            links.save(self.store, link, state="pending", last_error=None)
+        deadline, delay = self.clock() + wait_s, 0.25
+        while link.state == "pending":
+            try:
+                self._step(link, profile, reference)
+                continue
+            except _Wait as why:
+                links.save(self.store, link, last_error=str(why), attempts=link.attempts + 1)
+            except Transient as why:
+                links.save(self.store, link, last_error=f"Microsoft Graph is busy: {why}")
+            except (_Failed, LicenceUnavailable, BadRequest, identity.InvalidUser) as why:
+                self._fail(link, why, reference)
+                break
+            if self.clock() + delay > deadline:
+                break
+            self.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        return Outcome.of(link)
+
+    def _step(self, link, profile, reference):
+        """Run the step the link is at; each step is safe to repeat after a crash."""
+        handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create,
+                   "licence": self._license, "verify": self._verify}[link.step]
+        handler(link, profile, reference)
+
+    def _check_licence(self, link, profile, reference):
+        """Refuse before creating anything when the licence cannot be assigned."""
+        self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
+        links.save(self.store, link, step="lookup")
+
+    def _lookup(self, link, profile, reference):
+        """Adopt an Entra user that already carries this ImmutableID (e.g. after a crash)."""
+        found = self.graph.find_user_by_immutable_id(link.immutable_id, select=SELECT)
+        if found:
+            self._adopt(link, found, reference)
+        else:
+            links.save(self.store, link, step="create")
+
+    def _adopt(self, link, graph_user, reference):
+        links.save(self.store, link, entra_object_id=graph_user["id"], upn=graph_user["userPrincipalName"],
+                   step="licence")
+        self._audit("entra.user.adopted", "ok", link, reference,
+                    reason="an Entra user with this ImmutableID already existed")
+
+    def _create(self, link, profile, reference):
+        """Create the federated member account with the next free UPN variant."""
+        if link.upn_variant >= MAX_UPN_VARIANTS:
+            raise _Failed("No free UPN was found for this user; check O365_UPN_TEMPLATE.")
+        user = {"user_id": link.auth0_user_id, **profile}
+        upn = identity.upn(user, self.s.o365_upn_template, self.s.o365_domain, link.upn_variant)
+        owner = self.graph.find_user_by_upn(upn, select=SELECT)
+        if owner is not None:
+            return self._upn_owner_seen(link, owner, upn, reference)
+        body = identity.new_user_body(user, upn, link.immutable_id, profile["usage_location"])
+        try:
+            created = self.graph.create_user(body)
+        except Conflict as conflict:
+            return self._create_conflict(link, conflict, upn, reference)
+        links.save(self.store, link, entra_object_id=created["id"], upn=created["userPrincipalName"],
+                   step="licence")
+        self._audit("entra.user.created", "ok", link, reference, upn=upn)
+
+    def _upn_owner_seen(self, link, owner, upn, reference):
+        """Our own account is adopted; someone else's UPN moves us to the next variant."""
+        if owner.get("onPremisesImmutableId") == link.immutable_id:
+            return self._adopt(link, owner, reference)
+        links.save(self.store, link, upn_variant=link.upn_variant + 1)
+        self._audit("entra.upn.taken", "skipped", link, reference, upn=upn,
+                    reason="the UPN belongs to another account (different ImmutableID); trying the next variant")
+
+    def _create_conflict(self, link, conflict, upn, reference):
+        """A conflict on create: someone holds the ImmutableID or UPN but Entra does not show it yet."""
+        if getattr(conflict, "target", None) == "onPremisesImmutableId":
+            links.save(self.store, link, step="lookup")
+            raise _Wait("the account exists but Entra has not replicated it yet")
+        owner = self.graph.find_user_by_upn(upn, select=SELECT)
+        if owner is not None:
+            return self._upn_owner_seen(link, owner, upn, reference)
+        raise _Wait("the UPN is taken by an account Entra has not replicated yet")
+
+    def _license(self, link, profile, reference):
+        """Assign the licence (usage location first for adopted accounts); 404 means replication."""
+        entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
+        try:
+            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+            if has_sku(current, entry["skuId"]):
+                return self._licensed(link, entry, reference)
+            if not current.get("usageLocation"):
+                self.graph.update_user(link.entra_object_id, {"usageLocation": profile["usage_location"]})
+            self.graph.assign_license(link.entra_object_id, add=[entry], remove=[])
+        except NotFound:
+            raise _Wait("Entra does not show the new account yet (replication)") from None
+        self._licensed(link, entry, reference)
+
+    def _licensed(self, link, entry, reference):
+        links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
+        self._audit("entra.licence.assigned", "ok", link, reference, sku=self.s.o365_license_sku,
+                    disabled_plans=entry["disabledPlans"])
+
+    def _verify(self, link, profile, reference):
+        """Ready once Entra returns the account with the licence (observed, not assumed)."""
+        try:
+            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+        except NotFound:
+            raise _Wait("Entra does not show the account yet (replication)") from None
+        if not current.get("assignedLicenses"):
+            raise _Wait("the licence is not visible on the account yet")
+        links.save(self.store, link, state="ready", step="done", last_error=None,
+                   ready_at=utcnow())
+        self._audit("o365.user.ready", "ok", link, reference, upn=link.upn)
+
+    def _fail(self, link, why, reference):
+        message = getattr(why, "message", None) or str(why)
+        links.save(self.store, link, state="failed", last_error=message, reference=reference)
+        self._audit("o365.provisioning.failed", "failed", link, reference, reason=message, step=link.step)
+        log.warning("provisioning failed", extra={"fields": {"auth0_user_id": link.auth0_user_id,
+                                                              "step": link.step, "reason": message}})
+
+    def _audit(self, action, outcome, link, reference, **detail):
+        with self.store.session() as session:
+            audit.record(session, action, outcome, link.auth0_user_id, link.entra_object_id,
+                         reference=reference, **detail)
+

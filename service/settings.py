@@ -1,0 +1,218 @@
+"""Settings, read once from the environment into a frozen object that fails fast and clearly."""
+import dataclasses
+import os
+import re
+import uuid
+from urllib.parse import urlparse
+
+import pycountry
+
+# Names of settings whose values are secrets: never echoed in an error or a log line.
+SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET")
+DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
+# A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
+DEFAULT_IMMUTABLE_ID_NAMESPACE = "6b0f3c1e-2a7d-5f4e-9c1b-8d2e4f6a7b90"
+
+
+class ConfigError(Exception):
+    """Start-up configuration is missing or malformed; the message lists every problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("Configuration error:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting the service reads; built by from_env() and never changed afterwards."""
+
+    auth0_domain: str
+    auth0_client_id: str
+    auth0_client_secret: str
+    auth0_api_base_url: str
+    entra_tenant_id: str
+    entra_client_id: str
+    entra_client_secret: str | None
+    entra_cert_path: str | None
+    entra_cert_thumbprint: str | None
+    entra_authority_host: str
+    graph_base_url: str
+    companion_secret: str
+    companion_public_url: str
+    o365_domain: str
+    o365_license_sku: str
+    o365_usage_location: str
+    database_url: str
+    o365_upn_template: str = "{local}.{hash}"
+    o365_disabled_plans: tuple = ()
+    o365_auth0_client_id: str | None = None
+    o365_deep_link_hosts: tuple = ()
+    immutable_id_namespace: str = DEFAULT_IMMUTABLE_ID_NAMESPACE
+    ca_bundle: str | None = None
+    http_timeout: float = 10.0
+    login_wait_s: float = 3.0
+    ready_budget_s: float = 600.0
+    companion_api_audience: str | None = None
+    dry_run: bool = False
+    log_level: str = "INFO"
+
+    def secret_values(self):
+        """The secret values, so log filters can redact them."""
+        return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret,
+                                 self.companion_secret) if v)
+
+
+class _Reader:
+    """Collects every problem instead of stopping at the first."""
+
+    def __init__(self, environ):
+        self.env, self.problems = environ, []
+
+    def get(self, name, default=None, required=False, hint=""):
+        value = (self.env.get(name) or "").strip()
+        if value:
+            return value
+        if required:
+            self.problems.append(f"{name} is not set{': ' + hint if hint else ''}")
+        return default
+
+    def check(self, name, ok, hint):
+        if not ok:
+            self.problems.append(f"{name} is malformed: {hint}")
+
+    def url(self, name, default=None, required=False, schemes=("https",)):
+        value = self.get(name, default, required, f"expected a URL like {schemes[0]}://host")
+        if value:
+            parsed = urlparse(value)
+            self.check(name, parsed.scheme in schemes and bool(parsed.netloc),
+                       f"expected an absolute {' or '.join(schemes)} URL with a host")
+            return value.rstrip("/")
+        return value
+
+    def number(self, name, default):
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            return float(raw)
+        except ValueError:
+            self.problems.append(f"{name} is malformed: expected a number of seconds, e.g. {default}")
+            return default
+
+    def listing(self, name):
+        raw = self.get(name) or ""
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _domain_ok(value):
+    return bool(re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", value or "")) and "." in value
+
+
+def _uuid_ok(value):
+    try:
+        uuid.UUID(value)
+        return True
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def _read_auth0(r):
+    domain = r.get("AUTH0_DOMAIN", required=True, hint="your tenant domain, e.g. acme.eu.auth0.com")
+    if domain:
+        r.check("AUTH0_DOMAIN", _domain_ok(domain), "expected a bare host name like acme.eu.auth0.com")
+    return dict(
+        auth0_domain=domain or "",
+        auth0_client_id=r.get("AUTH0_CLIENT_ID", required=True,
+                              hint="client id of the Management API machine-to-machine app") or "",
+        auth0_client_secret=r.get("AUTH0_CLIENT_SECRET", required=True,
+                                  hint="client secret of the Management API machine-to-machine app") or "",
+        auth0_api_base_url=r.url("AUTH0_API_BASE_URL", f"https://{domain}", schemes=("https", "http")),
+    )
+
+
+def _read_entra(r):
+    tenant = r.get("ENTRA_TENANT_ID", required=True, hint="the directory (tenant) id, a GUID")
+    client = r.get("ENTRA_CLIENT_ID", required=True, hint="the app registration's application id, a GUID")
+    for name, value in (("ENTRA_TENANT_ID", tenant), ("ENTRA_CLIENT_ID", client)):
+        if value:
+            r.check(name, _uuid_ok(value), "expected a GUID like 8d2b6f3e-1c4a-4e5b-9f7a-0c1d2e3f4a5b")
+    secret = r.get("ENTRA_CLIENT_SECRET")
+    cert, thumb = r.get("ENTRA_CERT_PATH"), r.get("ENTRA_CERT_THUMBPRINT")
+    if not secret and not (cert and thumb):
+        r.problems.append("ENTRA_CLIENT_SECRET is not set: give a client secret, or a certificate "
+                          "with ENTRA_CERT_PATH (PEM with private key) and ENTRA_CERT_THUMBPRINT")
+    if cert and not os.path.isfile(cert):
+        r.problems.append("ENTRA_CERT_PATH is malformed: no such file")
+    return dict(
+        entra_tenant_id=tenant or "", entra_client_id=client or "", entra_client_secret=secret,
+        entra_cert_path=cert, entra_cert_thumbprint=thumb,
+        entra_authority_host=r.url("ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com"),
+        graph_base_url=r.url("GRAPH_BASE_URL", "https://graph.microsoft.com"),
+    )
+
+
+def _read_companion(r):
+    secret = r.get("COMPANION_SECRET", required=True,
+                   hint="a random string of at least 32 characters shared with the Actions")
+    if secret:
+        r.check("COMPANION_SECRET", len(secret) >= 32, "must be at least 32 characters long")
+    audience = r.get("COMPANION_API_AUDIENCE")
+    return dict(
+        companion_secret=secret or "",
+        companion_public_url=r.url("COMPANION_PUBLIC_URL", required=True, schemes=("https", "http")) or "",
+        companion_api_audience=audience,
+        database_url=r.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        ca_bundle=_existing_file(r, "CA_BUNDLE"),
+        http_timeout=r.number("HTTP_TIMEOUT_S", 10.0),
+        login_wait_s=r.number("LOGIN_WAIT_S", 3.0),
+        ready_budget_s=r.number("READY_BUDGET_S", 600.0),
+        dry_run=(r.get("DRY_RUN", "false").lower() in ("1", "true", "yes")),
+        log_level=r.get("LOG_LEVEL", "INFO").upper(),
+    )
+
+
+def _existing_file(r, name):
+    value = r.get(name)
+    if value and not os.path.isfile(value):
+        r.problems.append(f"{name} is malformed: no such file")
+    return value
+
+
+def _read_o365(r):
+    domain = r.get("O365_DOMAIN", required=True, hint="the federated domain for UPNs, e.g. partners.acme.com")
+    if domain:
+        r.check("O365_DOMAIN", _domain_ok(domain), "expected a domain name like partners.acme.com")
+    location = r.get("O365_USAGE_LOCATION", required=True, hint="an ISO 3166-1 alpha-2 country code, e.g. GB")
+    if location:
+        r.check("O365_USAGE_LOCATION", is_country(location),
+                "expected an ISO 3166-1 alpha-2 country code in capitals, e.g. GB or US")
+    template = r.get("O365_UPN_TEMPLATE", "{local}.{hash}")
+    r.check("O365_UPN_TEMPLATE", "{hash}" in template or "{user_hash}" in template,
+            "must contain {hash} so every UPN is unique, e.g. {local}.{hash}")
+    namespace = r.get("IMMUTABLE_ID_NAMESPACE", DEFAULT_IMMUTABLE_ID_NAMESPACE)
+    r.check("IMMUTABLE_ID_NAMESPACE", _uuid_ok(namespace), "expected a GUID")
+    return dict(
+        o365_domain=(domain or "").lower(),
+        o365_license_sku=r.get("O365_LICENSE_SKU", required=True,
+                               hint="a skuPartNumber such as ENTERPRISEPACK") or "",
+        o365_usage_location=location or "",
+        o365_upn_template=template,
+        o365_disabled_plans=r.listing("O365_DISABLED_PLANS"),
+        o365_auth0_client_id=r.get("OFFICE365_CLIENT_ID"),
+        o365_deep_link_hosts=tuple(h.lower() for h in r.listing("O365_DEEP_LINK_HOSTS")),
+        immutable_id_namespace=namespace,
+    )
+
+
+def is_country(code):
+    """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
+    return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
+
+
+def from_env(environ=None):
+    """Build Settings from the environment, or raise ConfigError naming every problem."""
+    r = _Reader(os.environ if environ is None else environ)
+    values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r)}
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Settings(**values)

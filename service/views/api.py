@@ -1,0 +1,74 @@
+"""JSON API for Actions that cannot redirect, and for pre-provisioning."""
+from urllib.parse import quote
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from service import tokens
+from service.provisioning import PROFILE_KEYS
+from service.views.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+INLINE_WAIT_S = 5.0  # an Action has 20 s in all and should keep each call under 10 s
+MODES = ("inline", "async")
+
+
+def _caller():
+    """Verify the bearer token; return its claims."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <token>' signed with COMPANION_SECRET.")
+    companion = current_app.extensions["companion"]
+    try:
+        return tokens.verify_action_token(header[7:].strip(), companion.settings, companion.jwks)
+    except tokens.TokenRejected as why:
+        raise ApiError(401, "invalid_token", str(why)) from None
+
+
+def _user_from_body(claims):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object with the Auth0 user's fields.",
+                       field="body")
+    unknown = sorted(set(body) - set(PROFILE_KEYS) - {"user_id", "mode"})
+    if unknown:
+        raise ApiError(400, "unknown_field", f"Unknown field {unknown[0]!r}; allowed: user_id, mode, "
+                                             f"{', '.join(PROFILE_KEYS)}.", field=unknown[0])
+    mode = body.pop("mode", "inline")
+    if mode not in MODES:
+        raise ApiError(400, "invalid_field", "mode must be 'inline' or 'async'.", field="mode")
+    if claims.get("iss") == tokens.ACTION_ISSUER and body.get("user_id") != claims.get("sub"):
+        raise ApiError(403, "wrong_user", "The token's sub does not match user_id.", field="user_id")
+    return body, mode
+
+
+@bp.post("/o365/provision")
+def provision():
+    """Provision inline (200 when ready within a few seconds) or start it (202 with a status URL)."""
+    user, mode = _user_from_body(_caller())
+    wait_s = INLINE_WAIT_S if mode == "inline" else 0.0
+    outcome = current_app.extensions["companion"].provisioner.ensure(user, wait_s, g.request_id)
+    return _answer(outcome)
+
+
+@bp.get("/o365/provision/<path:user_id>")
+def status(user_id):
+    """Where a user's provisioning stands; each poll also advances it a little."""
+    claims = _caller()
+    if claims.get("iss") == tokens.ACTION_ISSUER and claims.get("sub") != user_id:
+        raise ApiError(403, "wrong_user", "The token's sub does not match the user in the URL.", field="user_id")
+    outcome = current_app.extensions["companion"].provisioner.resume(user_id, 1.0, g.request_id)
+    if outcome is None:
+        raise ApiError(404, "not_found", "No provisioning is known for this user; POST /v1/o365/provision first.")
+    return _answer(outcome)
+
+
+def _answer(outcome):
+    if outcome.state == "ready":
+        return jsonify(status="ready", upn=outcome.upn, immutable_id=outcome.immutable_id,
+                       object_id=outcome.object_id)
+    if outcome.state == "failed":
+        raise ApiError(422, "provisioning_failed", outcome.message or "Provisioning failed.",
+                       reference=outcome.reference or g.request_id)
+    base = current_app.extensions["companion"].settings.companion_public_url
+    status_url = f"{base}/v1/o365/provision/{quote(outcome.auth0_user_id, safe='')}"
+    return jsonify(status="pending", status_url=status_url), 202, {"Location": status_url}

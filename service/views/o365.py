@@ -1,0 +1,61 @@
+"""The browser leg of the Office 365 login: the Action redirects here, we provision, then continue."""
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, g, redirect, render_template, request
+
+from service import identity, tokens
+from service.provisioning import PROFILE_KEYS
+
+bp = Blueprint("o365", __name__)
+REFRESH_S = 2
+
+
+@bp.get("/o365/start")
+def start():
+    """Verify the Action's token, advance provisioning, then show a waiting page or continue."""
+    companion = current_app.extensions["companion"]
+    state, session_token = request.args.get("state", ""), request.args.get("session_token", "")
+    if not state or len(state) > 2048 or not session_token:
+        return _failed("This sign-in link is incomplete. Start again from Office 365.", None, 400)
+    try:
+        claims = tokens.verify_session_token(session_token, companion.settings)
+        user = {**_user_fields(claims.get("user")), "user_id": claims["sub"]}
+        outcome = companion.provisioner.ensure(user, companion.settings.login_wait_s, g.request_id)
+    except tokens.TokenRejected as why:
+        return _failed(f"{why} Open Office 365 again to restart.", None, 400)
+    except identity.InvalidUser as why:
+        return _failed(f"Your profile cannot be used for Office 365: {why.message}.",
+                       _continue_url(companion, state, claims["sub"], "failed", reason=why.message), 422)
+    if outcome.state == "ready":
+        return redirect(_continue_url(companion, state, outcome.auth0_user_id, "ready", upn=outcome.upn,
+                                      immutable_id=outcome.immutable_id, object_id=outcome.object_id), 302)
+    if outcome.state == "failed":
+        return _failed(outcome.message, _continue_url(companion, state, outcome.auth0_user_id, "failed",
+                                                      reason=outcome.message, reference=g.request_id), 200)
+    return _waiting()
+
+
+def _user_fields(payload):
+    """The user fields the Action sent (only known keys, only strings and booleans)."""
+    if not isinstance(payload, dict):
+        return {}
+    return {k: payload[k] for k in PROFILE_KEYS if isinstance(payload.get(k), (str, bool))}
+
+
+def _continue_url(companion, state, sub, status, **claims):
+    token = tokens.result_token(companion.settings, state=state, sub=sub, status=status,
+                                reference=claims.pop("reference", g.request_id), **claims)
+    query = urlencode({"state": state, "session_token": token})
+    return f"https://{companion.settings.auth0_domain}/continue?{query}"
+
+
+def _waiting():
+    response = current_app.make_response(render_template("waiting.html", refresh_s=REFRESH_S,
+                                                         refresh_url=request.full_path))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _failed(message, continue_url, status):
+    html = render_template("failed.html", message=message, reference=g.request_id, continue_url=continue_url)
+    return html, status, {"Cache-Control": "no-store"}

@@ -1,0 +1,55 @@
+"""Migrations from empty on SQLite and PostgreSQL; links, leases and the append-only audit log."""
+import pytest
+from sqlalchemy import inspect, select
+
+from service import audit, links
+from service.db import Store, migrate
+from service.models import AuditEvent, AuditLogIsAppendOnly
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store(database_url)
+    migrate(store.engine)
+    yield store
+    store.engine.dispose()
+
+
+def test_migrations_create_the_tables_from_empty_and_are_repeatable(store):
+    migrate(store.engine)  # a second upgrade is a no-op, not an error
+    names = set(inspect(store.engine).get_table_names())
+    assert {"identity_links", "audit_log", "alembic_version"} <= names
+    columns = {c["name"] for c in inspect(store.engine).get_columns("identity_links")}
+    assert {"auth0_user_id", "entra_object_id", "immutable_id", "upn", "state", "licence_sku",
+            "created_at", "updated_at", "last_error"} <= columns
+
+
+def test_link_is_created_once_and_the_lease_is_exclusive(store):
+    first = links.get_or_create(store, "google-oauth2|1", "iid1==", {"email": "a@example.com"})
+    again = links.get_or_create(store, "google-oauth2|1", "other==", {})
+    assert again.immutable_id == first.immutable_id == "iid1=="
+    assert links.acquire(store, "google-oauth2|1", "worker-a", 30)
+    assert not links.acquire(store, "google-oauth2|1", "worker-b", 30)
+    links.release(store, "google-oauth2|1", "worker-a")
+    assert links.acquire(store, "google-oauth2|1", "worker-b", 30)
+
+
+def test_an_expired_lease_can_be_taken_over(store):
+    links.get_or_create(store, "auth0|2", "iid2==", {})
+    assert links.acquire(store, "auth0|2", "crashed-worker", -1)
+    assert links.acquire(store, "auth0|2", "next-worker", 30)
+
+
+def test_the_audit_log_is_append_only(store):
+    with store.session() as session:
+        audit.record(session, "o365.user.ready", "ok", "auth0|3", "obj-3", reference="r1", upn="x@y.z")
+    with pytest.raises(AuditLogIsAppendOnly):
+        with store.session() as session:
+            row = session.scalars(select(AuditEvent)).one()
+            assert (row.action, row.detail["upn"], row.reference) == ("o365.user.ready", "x@y.z", "r1")
+            row.outcome = "changed"
+    with pytest.raises(AuditLogIsAppendOnly):
+        with store.session() as session:
+            session.delete(session.scalars(select(AuditEvent)).one())
+    with store.session() as session:
+        assert session.scalars(select(AuditEvent.outcome)).all() == ["ok"]
