@@ -3,7 +3,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from service import tokens
+from service import smartlinks, tokens
 from service.provisioning import PROFILE_KEYS
 from service.views.errors import ApiError
 
@@ -72,3 +72,13 @@ def _answer(outcome):
     base = current_app.extensions["companion"].settings.companion_public_url
     status_url = f"{base}/v1/o365/provision/{quote(outcome.auth0_user_id, safe='')}"
     return jsonify(status="pending", status_url=status_url), 202, {"Location": status_url}
+
+
+@bp.get("/o365/links")
+def smart_links():
+    """Smart link and IdP-initiated link for an optional deep link (?target=https://…)."""
+    settings = current_app.extensions["companion"].settings
+    try:
+        return jsonify(smartlinks.links_for(settings, request.args.get("target") or None))
+    except smartlinks.DeepLinkRefused as why:
+        raise ApiError(400, "deep_link_refused", str(why), field="target") from None

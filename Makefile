@@ -1,0 +1,27 @@
+# Two entry points: `make demo` (the product's main job on the sandbox) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo sandbox test bench-first-login
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) -m service demo
+
+sandbox: setup
+	$(PY) -m service sandbox
+
+test: setup
+	$(PY) -m pytest -q
+	cd auth0_actions && node --test
+
+bench-first-login: setup
+	$(PY) bench/first_login.py
