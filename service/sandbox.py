@@ -1,0 +1,186 @@
+"""The local sandbox: both emulators and the companion under gunicorn, as real processes.
+
+Used by `python -m service demo|sandbox`, by the end-to-end tests and by the benchmarks.
+"""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The sandbox's documented defaults (README, "Sandbox"); the emulators start with them.
+GRAPH_TENANT_ID = "8d2b6f3e-1c4a-4e5b-9f7a-0c1d2e3f4a5b"
+GRAPH_CLIENT_ID = "5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"
+GRAPH_CLIENT_SECRET = "sandbox-entra-secret"
+FEDERATED_DOMAIN = "partners.contoso.com"
+MANAGED_DOMAIN = "contoso.onmicrosoft.com"
+SKU_PART_NUMBER = "ENTERPRISEPACK"
+SKU_ID = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+AUTH0_DOMAIN = "sandbox.eu.auth0.com"
+AUTH0_CLIENT_ID = "sandbox-m2m-client-id"
+AUTH0_CLIENT_SECRET = "sandbox-m2m-client-secret"
+COMPANION_SECRET = "sandbox-companion-secret-" + "0123456789abcdef" * 2
+OFFICE365_CLIENT_ID = "sandbox-office365-client-id"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url, verify=True, timeout=20.0, proc=None):
+    """Poll url until it answers any HTTP status, or fail early if the process died."""
+    session = requests.Session()
+    session.trust_env = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            session.get(url, verify=verify, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+class Proc:
+    """A child process writing to a log file."""
+
+    def __init__(self, args, env=None, log_path=None, cwd=ROOT):
+        self.log_path = log_path or os.devnull
+        self._log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, sig=None):
+        """Terminate (or send sig) and reap the process."""
+        if self.popen.poll() is None:
+            self.popen.terminate() if sig is None else self.popen.send_signal(sig)
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+
+    def output(self):
+        """What the process has logged so far."""
+        if self.log_path == os.devnull:
+            return ""
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+
+
+def python_module(module, *args, env=None, log_path=None):
+    """Start `python -m module args…` with this interpreter."""
+    return Proc([sys.executable, "-m", module, *map(str, args)], env=env, log_path=log_path)
+
+
+class Emulator:
+    """A running emulator process and its `/_emulator/…` control surface."""
+
+    def __init__(self, name, proc, url, verify):
+        self.name, self.proc, self.url, self.verify = name, proc, url, verify
+        self.http = requests.Session()
+        self.http.trust_env = False
+        self.http.verify = verify
+
+    def _admin(self, method, path, **kwargs):
+        resp = self.http.request(method, f"{self.url}/_emulator/{path}", timeout=60, **kwargs)
+        resp.raise_for_status()
+        return resp.json() if resp.content else None
+
+    def reset(self):
+        """Back to the default sandbox data and knobs."""
+        return self._admin("POST", "reset")
+
+    def configure(self, **knobs):
+        """Change run-time knobs (latency_ms, replication_lag_s, ...)."""
+        return self._admin("PATCH", "config", json=knobs)
+
+    def add_faults(self, *rules):
+        """Append fault rules (see emulators/README.md)."""
+        return self._admin("POST", "faults", json={"faults": list(rules)})
+
+    def state(self):
+        """Every object the emulator holds."""
+        return self._admin("GET", "state")
+
+    def stats(self):
+        """Request counters since the last reset."""
+        return self._admin("GET", "stats")
+
+    def violations(self):
+        """Requests and responses that did not match the vendor's OpenAPI extract."""
+        return self._admin("GET", "violations")
+
+    def stop(self):
+        """Stop the process."""
+        self.proc.stop()
+
+
+def start_graph(work_dir, *extra, validate=True):
+    """Start the Graph/Entra emulator over TLS; its CA lands in work_dir/graph-certs/ca.pem."""
+    port = free_port()
+    cert_dir = os.path.join(work_dir, "graph-certs")
+    args = ["--port", port, "--cert-dir", cert_dir, *(["--validate-spec"] if validate else []), *extra]
+    proc = python_module("emulators.graph", *args, log_path=os.path.join(work_dir, "graph.log"))
+    url, ca = f"https://127.0.0.1:{port}", os.path.join(cert_dir, "ca.pem")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ca):
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"graph emulator did not start:\n{proc.output()}")
+        time.sleep(0.05)
+    wait_until_up(f"{url}/_emulator/health", verify=ca, proc=proc.popen)
+    return Emulator("graph", proc, url, ca)
+
+
+def start_auth0(work_dir, *extra, validate=True):
+    """Start the Auth0 Management API emulator over plain HTTP on loopback."""
+    port = free_port()
+    args = ["--port", port, "--domain", AUTH0_DOMAIN, *(["--validate-spec"] if validate else []), *extra]
+    proc = python_module("emulators.auth0", *args, log_path=os.path.join(work_dir, "auth0.log"))
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{url}/_emulator/health", proc=proc.popen)
+    return Emulator("auth0", proc, url, True)
+
+
+def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000", **extra):
+    """Every variable the companion needs, pointing at the emulators."""
+    env = {
+        "AUTH0_DOMAIN": AUTH0_DOMAIN, "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
+        "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET, "AUTH0_API_BASE_URL": auth0.url,
+        "ENTRA_TENANT_ID": GRAPH_TENANT_ID, "ENTRA_CLIENT_ID": GRAPH_CLIENT_ID,
+        "ENTRA_CLIENT_SECRET": GRAPH_CLIENT_SECRET, "ENTRA_AUTHORITY_HOST": graph.url,
+        "GRAPH_BASE_URL": graph.url, "CA_BUNDLE": graph.verify,
+        "COMPANION_SECRET": COMPANION_SECRET, "COMPANION_PUBLIC_URL": public_url,
+        "O365_DOMAIN": FEDERATED_DOMAIN, "O365_LICENSE_SKU": SKU_PART_NUMBER, "O365_USAGE_LOCATION": "GB",
+        "OFFICE365_CLIENT_ID": OFFICE365_CLIENT_ID,
+        "O365_DEEP_LINK_HOSTS": "contoso.sharepoint.com,outlook.office.com",
+        "DATABASE_URL": database_url, "LOG_LEVEL": "INFO",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def start_companion(env, work_dir, workers=2, threads=8, port=None):
+    """Start gunicorn with the project's config; return (proc, base_url)."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**env, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(workers),
+                "GUNICORN_THREADS": str(threads), "COMPANION_PUBLIC_URL": url}
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    proc = Proc([gunicorn, "-c", "gunicorn.conf.py", "service:create_app()"], env=full_env,
+                log_path=os.path.join(work_dir, f"companion-{port}.log"))
+    try:
+        wait_until_up(f"{url}/healthz", proc=proc.popen, timeout=30)
+    except RuntimeError as err:
+        raise RuntimeError(f"{err}\n{proc.output()}") from None
+    return proc, url
