@@ -61,9 +61,10 @@ def _open(url, session, retrier, timeout):
 def _readable(resp):
     """A buffered byte stream of the body with every gzip layer removed (file or transfer encoding)."""
     resp.raw.decode_content = False  # unwrap gzip ourselves, whichever header the server sent
+    resp.raw.auto_close = False  # else urllib3 closes at EOF and gzip's end-of-member probe fails
     stream = io.BufferedReader(resp.raw, 64 * 1024)
     while stream.peek(2)[:2] == GZIP_MAGIC:
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=stream), 64 * 1024)
+        stream = io.BufferedReader(gzip.GzipFile(fileobj=stream, mode="rb"), 64 * 1024)
     return stream
 
 

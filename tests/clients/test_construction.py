@@ -1,0 +1,73 @@
+"""Building the clients from settings, and the certificate credential for msal."""
+import datetime
+import types
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from service.clients.auth0 import Auth0Client
+from service.clients.entra import MICROSOFT_AUTHORITY_HOSTS, EntraTokens, certificate_credential
+from service.clients.graph import GraphClient
+
+
+def _settings(**over):
+    base = dict(entra_tenant_id="tid", entra_client_id="cid", entra_client_secret="sec",
+                entra_cert_path=None, entra_cert_thumbprint=None,
+                entra_authority_host="https://login.microsoftonline.com",
+                graph_base_url="https://graph.microsoft.com", ca_bundle="/tmp/ca.pem", http_timeout=7.0,
+                auth0_domain="acme.eu.auth0.com", auth0_client_id="a0c", auth0_client_secret="a0s",
+                auth0_api_base_url="http://127.0.0.1:1234", dry_run=True)
+    base.update(over)
+    return types.SimpleNamespace(**base)
+
+
+def test_graph_from_settings_wires_tls_timeout_and_dry_run():
+    client = GraphClient.from_settings(_settings())
+    assert client.api == "https://graph.microsoft.com/v1.0"
+    assert client.timeout == 7.0 and client.dry_run is True
+    # REQUESTS_CA_BUNDLE must not override the configured bundle (DESIGN.md, "The sandbox").
+    assert client.session.verify == "/tmp/ca.pem" and client.session.trust_env is False
+    tokens = client.tokens
+    assert isinstance(tokens, EntraTokens)
+    assert tokens.authority == "https://login.microsoftonline.com/tid"
+    assert tokens._session.verify == "/tmp/ca.pem" and tokens._session.trust_env is False
+
+
+def test_default_trust_is_certifi_not_the_environment():
+    client = GraphClient.from_settings(_settings(ca_bundle=None))
+    assert client.session.verify is True and client.session.trust_env is False
+
+
+def test_auth0_from_settings():
+    client = Auth0Client.from_settings(_settings())
+    assert client.api == "http://127.0.0.1:1234/api/v2"
+    assert client.audience == "https://acme.eu.auth0.com/api/v2/"
+    assert client.dry_run is True and client.timeout == 7.0
+
+
+def test_login_microsoftonline_is_a_known_authority():
+    assert "login.microsoftonline.com" in MICROSOFT_AUTHORITY_HOSTS
+    assert "127.0.0.1" not in MICROSOFT_AUTHORITY_HOSTS
+
+
+def _pem_with_cert(tmp_path):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "companion")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / "app.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+                     + cert.public_bytes(serialization.Encoding.PEM))
+    return str(path), cert.fingerprint(hashes.SHA1()).hex()
+
+
+def test_certificate_credential_reads_the_pem_and_derives_the_thumbprint(tmp_path):
+    path, sha1 = _pem_with_cert(tmp_path)
+    cred = certificate_credential(path)
+    assert cred["thumbprint"] == sha1 and "PRIVATE KEY" in cred["private_key"]
+    assert certificate_credential(path, "AB:CD:EF")["thumbprint"] == "abcdef"
