@@ -184,3 +184,33 @@ def start_companion(env, work_dir, workers=2, threads=8, port=None):
     except RuntimeError as err:
         raise RuntimeError(f"{err}\n{proc.output()}") from None
     return proc, url
+
+
+def play_login(user, secrets, *, action="auth0_actions/office365-provisioning.js", client_id=OFFICE365_CLIENT_ID,
+               connection="google-oauth2", strategy="google-oauth2", redirect=True, fast_refresh=False,
+               max_wait_s=120, work_dir=None, trigger=None):
+    """Play one login through the real Action file in Node (auth0_actions/sandbox); return its JSON report."""
+    import json
+    import tempfile
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        user_path, secrets_path = os.path.join(tmp, "user.json"), os.path.join(tmp, "secrets.json")
+        with open(user_path, "w", encoding="utf-8") as fh:
+            json.dump(user, fh)
+        with open(secrets_path, "w", encoding="utf-8") as fh:
+            json.dump(secrets, fh)
+        args = ["node", os.path.join(ROOT, "auth0_actions/sandbox/login.js"), "--action", os.path.join(ROOT, action),
+                "--user", user_path, "--secrets", secrets_path, "--domain", AUTH0_DOMAIN, "--client-id", client_id,
+                "--connection", connection, "--strategy", strategy, "--max-wait-s", str(max_wait_s)]
+        args += [] if redirect else ["--no-redirect"]
+        args += ["--fast-refresh"] if fast_refresh else []
+        args += ["--trigger", trigger] if trigger else []
+        done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=max_wait_s + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"the Action runtime failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def action_secrets(companion_url, **extra):
+    """The secrets the Office 365 Action needs in the sandbox."""
+    return {"COMPANION_URL": companion_url, "COMPANION_SECRET": COMPANION_SECRET,
+            "OFFICE365_CLIENT_ID": OFFICE365_CLIENT_ID, **extra}
