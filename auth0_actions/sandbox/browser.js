@@ -1,0 +1,135 @@
+/**
+ * A minimal browser for the redirect leg of a login: follows 3xx, honours `<meta http-equiv="refresh">`
+ * waiting pages, keeps cookies, and stops at https://{tenant domain}/continue like Auth0 would take over.
+ */
+'use strict';
+
+const MAX_HOPS = 500;
+const FAST_REFRESH_MS = 200;
+const USER_AGENT = 'Mozilla/5.0 (entra-companion sandbox)';
+
+const ENTITIES = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+
+function decodeEntities(text) {
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, code) => {
+    if (code[0] === '#') {
+      const point = code[1].toLowerCase() === 'x' ? parseInt(code.slice(2), 16) : parseInt(code.slice(1), 10);
+      return Number.isFinite(point) ? String.fromCodePoint(point) : whole;
+    }
+    return ENTITIES[code.toLowerCase()] || whole;
+  });
+}
+
+/** Finds `<meta http-equiv="refresh" content="N;url=...">`; returns {seconds, url|null} or null. */
+function parseMetaRefresh(html) {
+  for (const tag of String(html).match(/<meta\b[^>]*>/gi) || []) {
+    if (!/http-equiv\s*=\s*["']?refresh["'\s/>]/i.test(tag)) continue;
+    const attr = tag.match(/content\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))/i);
+    if (!attr) continue;
+    const content = decodeEntities(attr[1] ?? attr[2] ?? attr[3]);
+    const parts = content.match(/^\s*(\d+(?:\.\d+)?)\s*(?:[;,]\s*(?:url\s*=\s*)?(.*))?$/i);
+    if (!parts) continue;
+    const url = (parts[2] || '').trim().replace(/^(['"])(.*)\1$/, '$2');
+    return { seconds: Number(parts[1]), url: url || null };
+  }
+  return null;
+}
+
+/** Cookies per origin: name=value only, enough for a companion that keeps a browser session. */
+function createCookieJar() {
+  const byOrigin = new Map();
+  return {
+    header(url) {
+      const jar = byOrigin.get(new URL(url).origin);
+      return jar && jar.size ? [...jar].map(([name, value]) => `${name}=${value}`).join('; ') : null;
+    },
+    store(url, headers) {
+      const lines = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : [headers.get('set-cookie')].filter(Boolean);
+      const origin = new URL(url).origin;
+      const jar = byOrigin.get(origin) || new Map();
+      for (const line of lines) {
+        const [pair, ...attributes] = line.split(';');
+        const eq = pair.indexOf('=');
+        if (eq <= 0) continue;
+        const name = pair.slice(0, eq).trim();
+        const expired = attributes.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a));
+        if (expired) jar.delete(name);
+        else jar.set(name, pair.slice(eq + 1).trim());
+      }
+      byOrigin.set(origin, jar);
+    },
+  };
+}
+
+function isContinue(url, domain) {
+  return url.protocol === 'https:' && url.host === domain && url.pathname === '/continue';
+}
+
+function failed(error) {
+  return { kind: 'failed', error };
+}
+
+/** One GET, counted, with redirect: "manual" and a timeout at the overall deadline. */
+async function get(url, jar, opts, deadline) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(1, deadline - Date.now()));
+  const headers = { 'user-agent': USER_AGENT, accept: 'text/html,application/xhtml+xml' };
+  const cookie = jar.header(url);
+  if (cookie) headers.cookie = cookie;
+  opts.counters.companion_requests += 1;
+  try {
+    const res = await opts.fetch(url, { method: 'GET', redirect: 'manual', headers, signal: controller.signal });
+    jar.store(url, res.headers);
+    return { status: res.status, location: res.headers.get('location'), body: await res.text() };
+  } catch (err) {
+    return failed(controller.signal.aborted ? `no answer from ${url} before the wait limit` : `GET ${url} failed: ${err.message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function pathOf(url) {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/** Waits as the page asks, capped by --fast-refresh and by the overall deadline. */
+function refreshDelayMs(seconds, opts, deadline) {
+  const asked = seconds * 1000;
+  const capped = opts.fastRefresh ? Math.min(asked, FAST_REFRESH_MS) : asked;
+  return Math.max(0, Math.min(capped, deadline - Date.now()));
+}
+
+/**
+ * Plays the browser from `startUrl`. opts: {domain, maxWaitMs, fastRefresh, fetch, counters, step}.
+ * Returns {kind: "continue", query} or {kind: "failed", error}.
+ */
+async function playBrowser(startUrl, opts) {
+  const jar = createCookieJar();
+  const deadline = Date.now() + opts.maxWaitMs;
+  let url = startUrl;
+  for (let hop = 0; hop < MAX_HOPS; hop += 1) {
+    if (Date.now() >= deadline) return failed(`the companion did not send the browser to /continue within ${opts.maxWaitMs / 1000} s`);
+    const page = await get(url, jar, opts, deadline);
+    if (page.kind === 'failed') return page;
+    if (page.status >= 300 && page.status < 400 && page.location) {
+      const next = new URL(page.location, url);
+      if (isContinue(next, opts.domain)) return { kind: 'continue', query: Object.fromEntries(next.searchParams) };
+      url = next.href;
+      continue;
+    }
+    const refresh = page.status === 200 ? parseMetaRefresh(page.body) : null;
+    if (!refresh) {
+      return failed(`the companion answered HTTP ${page.status} at ${pathOf(url)} without a redirect or a refresh: ${page.body.replace(/\s+/g, ' ').slice(0, 200)}`);
+    }
+    opts.counters.waiting_pages += 1;
+    opts.step('waiting_page');
+    const next = new URL(refresh.url || url, url);
+    await new Promise((resolve) => setTimeout(resolve, refreshDelayMs(refresh.seconds, opts, deadline)));
+    if (isContinue(next, opts.domain)) return { kind: 'continue', query: Object.fromEntries(next.searchParams) };
+    url = next.href;
+  }
+  return failed(`more than ${MAX_HOPS} pages without reaching /continue`);
+}
+
+module.exports = { playBrowser, parseMetaRefresh, createCookieJar };
