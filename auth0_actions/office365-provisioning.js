@@ -122,6 +122,14 @@ function companionBase(value) {
   return url.href.replace(/\/+$/, '');
 }
 
+function normalisedUrl(value) {
+  try {
+    return new URL(String(value)).href.replace(/\/+$/, '');
+  } catch (err) {
+    return null;
+  }
+}
+
 function canRedirect(api) {
   return Boolean(api.redirect && typeof api.redirect.canRedirect === 'function' && api.redirect.canRedirect());
 }
@@ -178,10 +186,13 @@ function cleanText(value, max) {
   return typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, max) : '';
 }
 
+function withReference(message, reference) {
+  const ref = cleanText(reference, 80);
+  return ref ? `${message} (reference ${ref})` : message;
+}
+
 function failureMessage(result) {
-  const reason = cleanText(result.reason, 400) || 'Your Office 365 account could not be set up.';
-  const reference = cleanText(result.reference, 80);
-  return reference ? `${reason} (reference ${reference})` : reason;
+  return withReference(cleanText(result.reason, 400) || 'Your Office 365 account could not be set up.', result.reference);
 }
 
 // ---------------------------------------------------------------- what the companion is told
@@ -250,7 +261,7 @@ function readResultToken(event, api, secrets) {
     api.access.deny('Your Office 365 sign-in could not be confirmed (the answer was for another account). Please sign in again.');
     return null;
   }
-  if (String(payload.iss || '').replace(/\/+$/, '') !== companionBase(secrets.COMPANION_URL)) {
+  if (normalisedUrl(payload.iss) !== companionBase(secrets.COMPANION_URL)) {
     api.access.deny('Your Office 365 sign-in could not be confirmed (the answer came from an unexpected service). Please sign in again.');
     return null;
   }
@@ -305,9 +316,9 @@ function settleInline(api, secrets, answer) {
     case 'pending':
     case 'timeout': return api.access.deny(PENDING_MESSAGE);
     case 'rejected': return api.access.deny(`Office 365 sign-in is misconfigured: the account service refused the Action's credentials. An administrator must check the secret COMPANION_SECRET of the "${ACTION_NAME}" Action.`);
-    case 'invalid': return api.access.deny(`Your Office 365 account could not be set up: ${cleanText(answer.message, 300) || 'the account service refused the request'}.`);
-    case 'busy': return api.access.deny('The Office 365 account service is busy. Please try again in a minute.');
-    case 'unavailable': return api.access.deny(UNAVAILABLE_MESSAGE);
+    case 'invalid': return api.access.deny(withReference(`Your Office 365 account could not be set up: ${cleanText(answer.message, 300).replace(/\.$/, '') || 'the account service refused the request'}.`, answer.reference));
+    case 'busy': return api.access.deny(withReference('The Office 365 account service is busy. Please try again in a minute.', answer.reference));
+    case 'unavailable': return api.access.deny(withReference(UNAVAILABLE_MESSAGE, answer.reference));
     default: return api.access.deny(UNEXPECTED_MESSAGE);
   }
 }
@@ -354,11 +365,13 @@ function classify(status, json, retryAfter) {
   }
   if (status === 200 && json.status === 'ready') return { kind: 'ready', ...json };
   if (status === 200 && json.status === 'failed') return { kind: 'failed', reason: json.reason, reference: json.reference };
-  if (status === 401 || status === 403) return { kind: 'rejected' };
-  if (status === 429) return { kind: 'busy' };
   const error = json.error && typeof json.error === 'object' ? json.error : {};
-  if (status >= 400 && status < 500) return { kind: 'invalid', message: error.message, code: error.code };
-  if (status >= 500) return { kind: 'unavailable' };
+  if (status === 401 || status === 403) return { kind: 'rejected' };
+  if (status === 429) return { kind: 'busy', reference: error.reference };
+  // 409/422: the request was understood but cannot succeed; the message is written for the person.
+  if (status === 409 || status === 422) return { kind: 'failed', reason: error.message, reference: error.reference };
+  if (status >= 400 && status < 500) return { kind: 'invalid', message: error.message, reference: error.reference };
+  if (status >= 500) return { kind: 'unavailable', reference: error.reference };
   return { kind: 'unexpected' };
 }
 

@@ -53,6 +53,7 @@ function createRecord() {
     multifactor: null,
     redirect: null,
     violations: [],
+    logs: [],
   };
 }
 

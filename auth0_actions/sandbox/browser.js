@@ -1,6 +1,7 @@
 /**
  * A minimal browser for the redirect leg of a login: follows 3xx, honours `<meta http-equiv="refresh">`
- * waiting pages, keeps cookies, and stops at https://{tenant domain}/continue like Auth0 would take over.
+ * waiting pages, keeps cookies, clicks a link back to /continue on a page that explains a failure, and
+ * stops at https://{tenant domain}/continue where Auth0 would take over.
  */
 'use strict';
 
@@ -61,6 +62,19 @@ function createCookieJar() {
   };
 }
 
+/** A link on the page back to Auth0's /continue, as a person would click on a failure page. */
+function findContinueLink(html, pageUrl, domain) {
+  for (const match of String(html).matchAll(/<a\b[^>]*\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)) {
+    try {
+      const url = new URL(decodeEntities(match[1] ?? match[2]), pageUrl);
+      if (isContinue(url, domain)) return url;
+    } catch (err) {
+      // not a URL: not a way back to Auth0
+    }
+  }
+  return null;
+}
+
 function isContinue(url, domain) {
   return url.protocol === 'https:' && url.host === domain && url.pathname === '/continue';
 }
@@ -119,6 +133,11 @@ async function playBrowser(startUrl, opts) {
       continue;
     }
     const refresh = page.status === 200 ? parseMetaRefresh(page.body) : null;
+    const link = refresh ? null : findContinueLink(page.body, url, opts.domain);
+    if (link) {
+      opts.step('continue_link');
+      return { kind: 'continue', query: Object.fromEntries(link.searchParams) };
+    }
     if (!refresh) {
       return failed(`the companion answered HTTP ${page.status} at ${pathOf(url)} without a redirect or a refresh: ${page.body.replace(/\s+/g, ' ').slice(0, 200)}`);
     }
@@ -132,4 +151,4 @@ async function playBrowser(startUrl, opts) {
   return failed(`more than ${MAX_HOPS} pages without reaching /continue`);
 }
 
-module.exports = { playBrowser, parseMetaRefresh, createCookieJar };
+module.exports = { playBrowser, parseMetaRefresh, findContinueLink, createCookieJar };

@@ -63,6 +63,30 @@ function countActionFetches(counters) {
   return { original, restore: () => { globalThis.fetch = original; } };
 }
 
+/**
+ * Sends the Action's console output to stderr (stdout carries only the JSON report) and keeps each line
+ * cut at 256 characters, as Auth0 keeps them (customize/actions/limitations.mdx).
+ */
+function captureConsole(logs) {
+  const methods = ['log', 'info', 'warn', 'error', 'debug'];
+  const originals = methods.map((name) => console[name]);
+  for (const name of methods) {
+    console[name] = (...args) => {
+      const line = args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ');
+      logs.push(line.slice(0, 256));
+      process.stderr.write(`${line}\n`);
+    };
+  }
+  return () => methods.forEach((name, i) => { console[name] = originals[i]; });
+}
+
+/** Counts the Action's fetches and captures its console until the returned restore() is called. */
+function instrument(counters, logs) {
+  const fetches = countActionFetches(counters);
+  const restoreConsole = captureConsole(logs);
+  return { original: fetches.original, restore: () => { fetches.restore(); restoreConsole(); } };
+}
+
 function createTimeline() {
   const started = Date.now();
   const steps = [];
@@ -85,6 +109,7 @@ function summarise(record, counters, timeline, error, canDeny = true) {
     access_token_claims: record.accessTokenClaims,
     redirected: Boolean(record.redirect),
     limit_violations: record.violations,
+    logs: record.logs,
     companion_requests: counters.companion_requests,
     action_requests: counters.action_requests,
     waiting_pages: counters.waiting_pages,
@@ -127,7 +152,7 @@ async function playLogin(options) {
   const record = createRecord();
   const cache = createCache();
   const event = buildEvent(buildPostLoginEvent, options);
-  const fetches = countActionFetches(counters);
+  const fetches = instrument(counters, record.logs);
   try {
     const api = createPostLoginApi(record, { event, domain: options.domain, canRedirect: !options.noRedirect, cache });
     timeline.step('onExecutePostLogin');
@@ -150,7 +175,7 @@ async function playRegistration(options) {
   const timeline = createTimeline();
   const record = createRecord();
   const event = buildEvent(buildRegistrationEvent, options);
-  const fetches = countActionFetches(counters);
+  const fetches = instrument(counters, record.logs);
   try {
     timeline.step('onExecutePostUserRegistration');
     const error = await runHandler(execute, event, createRegistrationApi({ cache: createCache() }));

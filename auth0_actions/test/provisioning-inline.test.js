@@ -78,7 +78,9 @@ const ERRORS = [
   ['400 with an error body', 400, { error: { code: 'invalid_usage_location', message: 'The usage location XX is not valid', field: 'usage_location' } }, /could not be set up: The usage location XX is not valid\.$/],
   ['401', 401, { error: { code: 'unauthorized', message: 'bad token' } }, /COMPANION_SECRET/],
   ['429', 429, { error: { code: 'throttled', message: 'slow down' } }, /busy/],
-  ['500', 500, { error: { code: 'internal', message: 'oops' } }, /unavailable right now/],
+  ['500', 500, { error: { code: 'internal', message: 'oops', reference: 'req-9' } }, /unavailable right now\. Please try again in a few minutes\. \(reference req-9\)$/],
+  ['422 provisioning failed', 422, { error: { code: 'provisioning_failed', message: 'No Office 365 licences are left.', reference: 'req-4' } }, /^No Office 365 licences are left\. \(reference req-4\)$/],
+  ['409 licence unavailable', 409, { error: { code: 'licence_unavailable', message: 'The licence is not available.' } }, /^The licence is not available\.$/],
   ['200 failed', 200, { status: 'failed', reason: 'Your organisation has no licence left.', reference: 'EC-1' }, /^Your organisation has no licence left\. \(reference EC-1\)$/],
   ['200 with nonsense', 200, { hello: 'world' }, /unexpected answer/],
 ];
