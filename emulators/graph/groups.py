@@ -1,0 +1,172 @@
+"""Groups and memberships: /groups, members, transitiveMembers, and a user's memberOf/transitiveMemberOf.
+
+Membership lists are directoryObject collections whose items carry `@odata.type` (Learn
+`group-list-members`, `user-list-memberof`); RU costs per facts §10.
+"""
+import bisect
+
+from emulators.graph import odata
+from emulators.graph.errors import GraphError, bad_request, not_found
+from emulators.graph.filters import compile_filter
+from emulators.graph.routing import Reply, Route
+from emulators.graph.users import load_user
+
+PAGING = ("$select", "$top", "$skiptoken")
+
+
+def load_group(ctx, gid):
+    """The group with this id, or 404."""
+    group = ctx.store.groups.get(gid)
+    if group is None:
+        raise not_found(gid)
+    return group
+
+
+def list_groups(ctx):
+    """GET /groups with $filter, $select, $top and paging."""
+    args, schema = ctx.args, ctx.app.schema
+    odata.reject_unsupported(args)
+    select = odata.parse_select(args.get("$select"), schema, "group")
+    top = odata.parse_top(args.get("$top"))
+    predicate = compile_filter(args["$filter"], schema, "group")[0] if args.get("$filter") else None
+    after = odata.decode_skiptoken(args["$skiptoken"]) if "$skiptoken" in args else None
+    groups, more = ctx.store.page("group", after, top, predicate)
+    body = {"@odata.context": odata.context(ctx.base, "groups", select)}
+    if more:
+        body["@odata.nextLink"] = odata.next_link(ctx.base, "/v1.0/groups", args, groups[-1]["id"])
+    body["value"] = [_group_json(g, select, schema) for g in groups]
+    return Reply(200, body)
+
+
+def get_group(ctx, gid):
+    """GET /groups/{id}."""
+    odata.reject_unsupported(ctx.args, ("$select",))
+    select = odata.parse_select(ctx.args.get("$select"), ctx.app.schema, "group")
+    body = {"@odata.context": odata.context(ctx.base, "groups", select, entity=True)}
+    body.update(_group_json(load_group(ctx, gid), select, ctx.app.schema))
+    return Reply(200, body)
+
+
+def _group_json(group, select, schema):
+    """A group with every stored property, or only the $select ones."""
+    if select is None:
+        return dict(group)
+    return odata.project(group, select, schema.fields("group"))
+
+
+def _object_json(ctx, kind, obj, select):
+    """A directoryObject collection item: a user or a group with its @odata.type."""
+    schema = ctx.app.schema
+    if kind == "user":
+        names = odata.USER_DEFAULT if select is None else [s for s in select if s in schema.fields("user")]
+        body = odata.project(obj, names, schema.fields("user"))
+    else:
+        names = [s for s in select if s in schema.fields("group")] if select else None
+        body = _group_json(obj, names, schema) if names or select is None else {"id": obj["id"]}
+    return {"@odata.type": f"#microsoft.graph.{kind}", **body}
+
+
+def _directory_select(ctx):
+    """$select over a mixed collection: each name must exist on user or group."""
+    raw = ctx.args.get("$select")
+    if raw is None:
+        return None
+    schema, names = ctx.app.schema, []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        if part not in schema.fields("user") and part not in schema.fields("group"):
+            raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a "
+                             f"property named '{part}' on type 'microsoft.graph.directoryObject'.")
+        names.append(part)
+    return names
+
+
+def _collection(ctx, ids, path):
+    """One page of a directoryObject collection, in id order, with $select/$top/$skiptoken."""
+    odata.reject_unsupported(ctx.args, PAGING)
+    select = _directory_select(ctx)
+    top = odata.parse_top(ctx.args.get("$top"))
+    after = odata.decode_skiptoken(ctx.args["$skiptoken"]) if "$skiptoken" in ctx.args else None
+    with ctx.store.lock:
+        found = [(oid, ctx.store.directory_object(oid)) for oid in sorted(ids)]
+    found = [(oid, hit) for oid, hit in found if hit is not None]
+    start = bisect.bisect_right([oid for oid, _ in found], after) if after else 0
+    page = found[start:start + top]
+    body = {"@odata.context": odata.context(ctx.base, "directoryObjects")}
+    if start + top < len(found):
+        body["@odata.nextLink"] = odata.next_link(ctx.base, path, ctx.args, page[-1][0])
+    body["value"] = [_object_json(ctx, kind, obj, select) for _, (kind, obj) in page]
+    return Reply(200, body)
+
+
+def _walk(start, step):
+    """Every id reachable from start through step(id) -> ids, without start itself (cycles allowed)."""
+    seen, todo = set(), list(step(start))
+    while todo:
+        oid = todo.pop()
+        if oid not in seen and oid != start:
+            seen.add(oid)
+            todo.extend(step(oid))
+    return seen
+
+
+def members(ctx, gid):
+    """GET /groups/{id}/members: direct members."""
+    load_group(ctx, gid)
+    return _collection(ctx, list(ctx.store.members[gid]), f"/v1.0/groups/{gid}/members")
+
+
+def transitive_members(ctx, gid):
+    """GET /groups/{id}/transitiveMembers: members of nested groups too."""
+    load_group(ctx, gid)
+    with ctx.store.lock:
+        ids = _walk(gid, lambda oid: ctx.store.members.get(oid, ()))
+    return _collection(ctx, ids, f"/v1.0/groups/{gid}/transitiveMembers")
+
+
+def member_of(ctx, key):
+    """GET /users/{id}/memberOf: groups the user is directly in."""
+    user = load_user(ctx, key)
+    return _collection(ctx, set(ctx.store.member_of.get(user["id"], ())), f"/v1.0/users/{key}/memberOf")
+
+
+def transitive_member_of(ctx, key):
+    """GET /users/{id}/transitiveMemberOf: direct and nested groups."""
+    user = load_user(ctx, key)
+    with ctx.store.lock:
+        ids = _walk(user["id"], lambda oid: ctx.store.member_of.get(oid, ()))
+    return _collection(ctx, ids, f"/v1.0/users/{key}/transitiveMemberOf")
+
+
+def add_member(ctx, gid):
+    """POST /groups/{id}/members/$ref {"@odata.id": ".../directoryObjects/{id}"} -> 204."""
+    load_group(ctx, gid)
+    ref = ctx.json().get("@odata.id")
+    member_id = ref.rstrip("/").rsplit("/", 1)[-1] if isinstance(ref, str) else None
+    with ctx.store.lock:
+        if not member_id or ctx.store.directory_object(member_id) is None:
+            raise not_found(member_id or "@odata.id")
+        if member_id in ctx.store.members[gid]:
+            raise bad_request("One or more added object references already exist for the following modified "
+                              "properties: 'members'.")
+        ctx.store.add_member(gid, member_id)
+    return Reply(204)
+
+
+def remove_member(ctx, gid, member_id):
+    """DELETE /groups/{id}/members/{memberId}/$ref -> 204."""
+    load_group(ctx, gid)
+    if not ctx.store.remove_member(gid, member_id):
+        raise not_found(member_id)
+    return Reply(204)
+
+
+ROUTES = [
+    Route("GET", "/v1.0/groups", list_groups, entity="group"),
+    Route("GET", "/v1.0/groups/<gid>", get_group, entity="group"),
+    Route("GET", "/v1.0/groups/<gid>/members", members, ru=3, entity="directoryObject"),
+    Route("GET", "/v1.0/groups/<gid>/transitiveMembers", transitive_members, ru=5, entity="directoryObject"),
+    Route("POST", "/v1.0/groups/<gid>/members/$ref", add_member),
+    Route("DELETE", "/v1.0/groups/<gid>/members/<member_id>/$ref", remove_member),
+    Route("GET", "/v1.0/users/<key>/memberOf", member_of, ru=2, entity="directoryObject"),
+    Route("GET", "/v1.0/users/<key>/transitiveMemberOf", transitive_member_of, ru=2, entity="directoryObject"),
+]

@@ -1,0 +1,32 @@
+"""The threaded HTTPS server around the WSGI app."""
+import ssl
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log line per request (benchmarks push many thousands); errors still go to stderr."""
+
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+class GraphServer(ThreadedWSGIServer):
+    """One thread per connection, a deep accept queue, and TLS handshakes done in those threads."""
+
+    request_queue_size = 1024
+
+    def __init__(self, host, port, app, cert_path, key_path):
+        super().__init__(host, port, app, handler=QuietHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        # Handshake lazily on first read, i.e. in the connection's own thread, so that one slow or
+        # silent client cannot stall accept() for everybody else.
+        self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+        self.ssl_context = context
+
+
+def serve(app, host, port, cert_path, key_path):
+    """Serve until interrupted."""
+    server = GraphServer(host, port, app, cert_path, key_path)
+    server.serve_forever()

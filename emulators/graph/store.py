@@ -1,0 +1,209 @@
+"""The in-memory directory: users, soft-deleted users, groups, domains and SKUs, behind one lock.
+
+Users sit in a dict keyed by id plus a sorted id list, so paging is a bisect and a slice (no scan),
+and unique properties (userPrincipalName, onPremisesImmutableId) have their own indexes. Stored
+objects are replaced, never changed in place, so a response built from them is a stable snapshot.
+"""
+import bisect
+import threading
+import time
+from datetime import datetime, timezone
+
+from emulators.graph.errors import conflict
+
+# Properties kept unique across the tenant, with the index key they use.
+UNIQUE = {"userPrincipalName": str.lower, "onPremisesImmutableId": str.lower}
+
+
+def now_iso():
+    """Current UTC time the way Graph writes it."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """Everything the emulator holds; callers take `lock` around multi-step operations."""
+
+    def __init__(self, replication_lag_s=0.0, clock=time.monotonic):
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.replication_lag_s = replication_lag_s
+        self.users, self.born, self.ids = {}, {}, []
+        self.deleted = {}
+        self.unique = {prop: {} for prop in UNIQUE}  # soft-deleted users keep their values (Entra does)
+        self.groups, self.group_ids = {}, []
+        self.members, self.member_of = {}, {}
+        self.managers = {}
+        self.domains, self.skus = {}, {}
+        self.initial_domain = None
+
+    # --- visibility (replication lag, facts §3) ---
+    def visible(self, uid):
+        """Whether reads may see the user yet: its write is older than the replication lag."""
+        return self.clock() - self.born.get(uid, float("-inf")) >= self.replication_lag_s
+
+    def user(self, key, include_lagging=False):
+        """The active user with this id or userPrincipalName, or None."""
+        with self.lock:
+            uid = self.unique["userPrincipalName"].get(key.lower()) if "@" in key else key
+            user = self.users.get(uid) if uid else None
+            if user is None or not (include_lagging or self.visible(uid)):
+                return None
+            return user
+
+    # --- writes ---
+    def check_unique(self, values, own_id=None):
+        """Raise ObjectConflict when another object (active or soft-deleted) holds one of the values."""
+        for prop, key in UNIQUE.items():
+            value = values.get(prop)
+            if value is not None and self.unique[prop].get(key(value), own_id) != own_id:
+                raise conflict(prop)
+
+    def add_user(self, user, born=None):
+        """Insert a new user after the uniqueness check, atomically."""
+        with self.lock:
+            self.check_unique(user)
+            self._index(user)
+            self.users[user["id"]] = user
+            self.born[user["id"]] = self.clock() if born is None else born
+            bisect.insort(self.ids, user["id"])
+
+    def add_users(self, users):
+        """Insert many users at once (already visible); one sort instead of N inserts."""
+        with self.lock:
+            for user in users:
+                self.check_unique(user)
+            for user in users:
+                self._index(user)
+                self.users[user["id"]] = user
+            self.ids.extend(u["id"] for u in users)
+            self.ids.sort()
+
+    def replace_user(self, old, new):
+        """Swap a user's stored object for an updated copy, keeping indexes in step."""
+        with self.lock:
+            self.check_unique(new, own_id=old["id"])
+            self._unindex(old)
+            self._index(new)
+            self.users[new["id"]] = new
+
+    def soft_delete(self, uid):
+        """Move a user to deleted items; it keeps its unique values until purged."""
+        with self.lock:
+            user = self.users.pop(uid)
+            self.ids.pop(bisect.bisect_left(self.ids, uid))
+            self.deleted[uid] = dict(user, deletedDateTime=now_iso())
+            self.adjust_consumed(user, -1)  # a deleted user's licences are free for others
+            return self.deleted[uid]
+
+    def restore(self, uid):
+        """Bring a soft-deleted user back (visible at once: it already replicated)."""
+        with self.lock:
+            user = dict(self.deleted.pop(uid), deletedDateTime=None)
+            self.users[uid] = user
+            self.born.pop(uid, None)
+            bisect.insort(self.ids, uid)
+            self.adjust_consumed(user, +1)
+            return user
+
+    def purge(self, uid):
+        """Delete a soft-deleted user for good, freeing its unique values and memberships."""
+        with self.lock:
+            user = self.deleted.pop(uid)
+            self._unindex(user)
+            self.born.pop(uid, None)
+            for gid in self.member_of.pop(uid, set()):
+                self.members[gid] = [m for m in self.members[gid] if m != uid]
+            self.managers.pop(uid, None)
+            for report in [r for r, m in self.managers.items() if m == uid]:
+                del self.managers[report]
+
+    def adjust_consumed(self, user, delta):
+        """Count the user's licences in (delta=+1) or out of (-1) their SKUs' consumedUnits."""
+        for licence in user.get("assignedLicenses") or ():
+            sku = self.skus.get(licence["skuId"].lower())
+            if sku is not None:
+                self.skus[sku["skuId"]] = dict(sku, consumedUnits=sku["consumedUnits"] + delta)
+
+    def _index(self, user):
+        for prop, key in UNIQUE.items():
+            if user.get(prop) is not None:
+                self.unique[prop][key(user[prop])] = user["id"]
+
+    def _unindex(self, user):
+        for prop, key in UNIQUE.items():
+            if user.get(prop) is not None:
+                self.unique[prop].pop(key(user[prop]), None)
+
+    def lookup_ids(self, plan):
+        """Ids of users holding any of the planned (property, values) pairs, via the indexes."""
+        out = set()
+        for prop, values in plan:
+            for value in values:
+                if prop == "id":
+                    out.add(value.lower())
+                elif self.unique[prop].get(value.lower()):
+                    out.add(self.unique[prop][value.lower()])
+        return out
+
+    # --- groups ---
+    def add_group(self, group, member_ids=()):
+        """Insert a group with its direct members (users or groups)."""
+        with self.lock:
+            self.groups[group["id"]] = group
+            bisect.insort(self.group_ids, group["id"])
+            self.members[group["id"]] = []
+            for member in member_ids:
+                self.add_member(group["id"], member)
+
+    def add_member(self, gid, member_id):
+        """Add a direct member (idempotent)."""
+        with self.lock:
+            if member_id not in self.members[gid]:
+                self.members[gid] = self.members[gid] + [member_id]
+                self.member_of.setdefault(member_id, set()).add(gid)
+
+    def remove_member(self, gid, member_id):
+        """Remove a direct member; False when it was not one."""
+        with self.lock:
+            if member_id not in self.members.get(gid, ()):
+                return False
+            self.members[gid] = [m for m in self.members[gid] if m != member_id]
+            self.member_of.get(member_id, set()).discard(gid)
+            return True
+
+    def directory_object(self, oid):
+        """(kind, object) of an active, visible user or a group; None otherwise."""
+        if oid in self.groups:
+            return "group", self.groups[oid]
+        if oid in self.users and self.visible(oid):
+            return "user", self.users[oid]
+        return None
+
+    # --- paging ---
+    def page(self, kind, after, top, predicate=None, candidates=None):
+        """(objects, more) after id `after` in id order, visible ones only, at most `top`."""
+        with self.lock:
+            objects = self.users if kind == "user" else self.groups
+            ids = self.ids if kind == "user" else self.group_ids
+            if candidates is not None:
+                ids = sorted(oid for oid in candidates if oid in objects)
+            start = bisect.bisect_right(ids, after) if after else 0
+            out, check_lag = [], kind == "user" and self.replication_lag_s > 0
+            for i in range(start, len(ids)):
+                oid = ids[i]
+                obj = objects[oid]
+                if (check_lag and not self.visible(oid)) or (predicate and not predicate(obj)):
+                    continue
+                if len(out) == top:
+                    return out, True
+                out.append(obj)
+            return out, False
+
+    def count(self, kind, predicate=None, candidates=None):
+        """How many visible objects match (for $count=true)."""
+        more, total, after = True, 0, None
+        while more:
+            objects, more = self.page(kind, after, 5000, predicate, candidates)
+            total += len(objects)
+            after = objects[-1]["id"] if objects else None
+        return total
