@@ -302,6 +302,8 @@ def _merge(left, right):
     merged.update({k: v for k, v in right.items() if k not in ("properties",)})
     if "properties" in left or "properties" in right:
         merged["properties"] = {**left.get("properties", {}), **right.get("properties", {})}
+    if "required" in left or "required" in right:
+        merged["required"] = list(left.get("required", [])) + list(right.get("required", []))
     if left.get("additionalProperties") is False or right.get("additionalProperties") is False:
         merged["additionalProperties"] = False
     return merged
@@ -317,7 +319,9 @@ def _accepts(view, json_type):
 
 def _scan_keys(view, value, where):
     """(unknown key paths, [(key, schema)] to descend into) for one object against one view."""
-    props = view.get("properties") or {}
+    # A name listed in `required` is declared even without a `properties` entry (Auth0 does this).
+    props = dict.fromkeys(view.get("required") or (), {})
+    props.update(view.get("properties") or {})
     extra = view.get("additionalProperties")
     unknown, known = [], []
     for key in value:
