@@ -158,8 +158,8 @@ function emitClaims(api, secrets, identity) {
   const upnClaim = secrets.UPN_CLAIM_URI || DEFAULT_UPN_CLAIM;
   const immutableIdClaim = secrets.IMMUTABLEID_CLAIM_URI || DEFAULT_IMMUTABLEID_CLAIM;
   const saml = api.samlResponse;
-  // Auth0 otherwise derives its own UPN claim from the profile (usually the email), which would clash
-  // with the Entra UPN we set (facts: auth0.md §1.4, configure-ws-fed-applications.mdx).
+  // Auth0 otherwise derives its own UPN claim from the profile, which could clash with the Entra UPN
+  // set here (configure-ws-fed-applications.mdx shows the same call for WS-Fed applications).
   saml.setCreateUpnClaim(false);
   // The identities array is of no use to Entra and only eats into the 10 kB assertion limit.
   saml.setMapIdentities(false);
