@@ -15,7 +15,8 @@ from service.licensing import LicenceUnavailable, SkuCatalog, has_sku
 from service.models import utcnow
 
 log = logging.getLogger("companion.provisioning")
-SELECT = "id,userPrincipalName,onPremisesImmutableId,assignedLicenses,usageLocation,accountEnabled"
+SELECT = ("id", "userPrincipalName", "onPremisesImmutableId", "assignedLicenses", "usageLocation",
+          "accountEnabled")
 MAX_UPN_VARIANTS = 50
 PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
                 "username", "connection", "usage_location")
