@@ -16,6 +16,7 @@ _HOST = "http://emulator.invalid"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # OData instance annotations ("@odata.type", "prop@odata.nextLink"...) are not properties.
 _ANNOTATION = "@odata."
+MAX_DETAIL = 300  # jsonschema messages can embed whole values and schemas
 
 
 def load_spec(spec_path):
@@ -102,19 +103,35 @@ class _Response:
         self.content_type = self.headers.get("Content-Type", "application/json")
 
 
-def _describe(error):
-    """Human-readable text for an openapi-core error, with the JSON Schema details it wraps."""
+def _schema_errors(error):
+    """The JSON Schema errors an openapi-core error wraps (None when it wraps none)."""
     cause = error.__cause__ if getattr(error, "__cause__", None) is not None else error
-    schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
-    if not schema_errors:
+    found = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
+    return list(found) if found else None
+
+
+def _ambiguous(err):
+    """A `oneOf` matched by several alternatives: the vendor meant anyOf (e.g. Auth0's list-or-page
+    shapes, where `{"users": [...]}` fits both paginated alternatives), so the value conforms."""
+    return err.validator == "oneOf" and not err.context
+
+
+def _describe(error):
+    """Human-readable text for an openapi-core error, or None when it only reports ambiguous oneOfs."""
+    schema_errors = _schema_errors(error)
+    if schema_errors is None:
         return str(error)
+    real = [err for err in schema_errors if not _ambiguous(err)]
+    if not real:
+        return None
     name = getattr(error, "name", None)
     label = type(error).__name__ + (f" ({getattr(error, 'location', '')} parameter {name!r})" if name else "")
     details = []
-    for err in schema_errors:
+    for err in real:
         err = best_match([err] + list(err.context or [])) if err.context else err
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
-        details.append(f"{err.message} at {where}")
+        text = err.message if len(err.message) <= MAX_DETAIL else err.message[:MAX_DETAIL] + "…"
+        details.append(f"{text} at {where}")
     return f"{label}: " + "; ".join(details)
 
 
@@ -157,7 +174,8 @@ class SpecValidator:
         with self._lock, warnings.catch_warnings():
             _quiet()
             errors = list(self._api.request_validator.iter_errors(req))
-        return [f"{method.upper()} {found[0]}: request: {_describe(e)}" for e in errors]
+        described = (_describe(e) for e in errors)
+        return [f"{method.upper()} {found[0]}: request: {text}" for text in described if text]
 
     def check_response(self, method, path, query_string, headers, body_bytes, status,
                        response_headers, response_body_bytes):
@@ -175,8 +193,10 @@ class SpecValidator:
         for error in errors:
             if isinstance(error, ResponseNotFound) and int(status) >= 400 and self.undeclared_error_status_ok:
                 continue  # vendors list error statuses only partly (e.g. Auth0's 413 is documented elsewhere)
-            out.append(f"{label}: response: {_describe(error)}")
-        if not errors and response_body_bytes:
+            text = _describe(error)
+            if text:
+                out.append(f"{label}: response: {text}")
+        if not out and response_body_bytes:
             out += self.response_unknown_fields(method, path, status, response_body_bytes)
         return out
 

@@ -144,3 +144,17 @@ def test_auth0_error_body_schema(auth0_spec):
     assert auth0_spec.schema_errors("BadRequestSchema", {"statusCode": 400, "error": "Bad"})
     assert auth0_spec.unknown_properties("Role", {"id": "r", "name": "n", "description": "d"}) == []
     assert auth0_spec.unknown_properties("Role", {"id": "r", "members": []}) == ["$.members"]
+
+
+def test_auth0_ambiguous_one_of_and_required_only_fields(auth0_spec):
+    # {"users": [...]} fits both paginated alternatives of a oneOf: the value conforms (vendor meant anyOf).
+    page = {"users": [{"user_id": "auth0|1", "email": "a@example.com"}]}
+    assert auth0_spec.check("GET", "/api/v2/roles/rol_1/users", "take=5", AUTH, b"", 200, JSON, _body(page)) == []
+    bad_page = {"users": [{"user_id": 1}]}
+    assert auth0_spec.check("GET", "/api/v2/roles/rol_1/users", "", AUTH, b"", 200, JSON, _body(bad_page))
+    # `connection` is only listed in `required` of the export response, yet it is declared.
+    job = {"id": "job_1", "type": "users_export", "status": "pending", "connection": "db", "format": "json"}
+    assert auth0_spec.check("POST", "/api/v2/jobs/users-exports", "", AUTH, _body({"format": "json"}), 200,
+                            JSON, _body(job)) == []
+    assert auth0_spec.response_unknown_fields("GET", "/api/v2/jobs/job_1", 200, dict(job, id="job_1")) == [
+        "GET /jobs/{id} -> 200: response field $.connection is not in the vendor schema"]
