@@ -31,9 +31,7 @@ class Schema:
     """Component schemas of the extract, flattened to {property: Field} per entity."""
 
     def __init__(self, spec_path):
-        with open(spec_path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        self._schemas = doc["components"]["schemas"]
+        self._schemas = _component_schemas(spec_path)
 
     @functools.lru_cache(maxsize=None)
     def fields(self, entity):
@@ -89,6 +87,14 @@ class Schema:
                 self.check_value(field.items, item)
         elif kind == "object" and field.ref:
             self.check_object(field.ref, value)
+
+
+@functools.lru_cache(maxsize=4)
+def _component_schemas(spec_path):
+    """components.schemas of the extract, parsed once per process."""
+    with open(spec_path, encoding="utf-8") as fh:
+        doc = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return doc["components"]["schemas"]
 
 
 def _conversion_error(field, value, kind):

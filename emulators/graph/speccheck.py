@@ -44,6 +44,10 @@ class SpecCheck:
         """Spec violations for paths the extract has; unknown user/group properties for the others."""
         v = self.validator
         if v.matches(ex["method"], ex["path"]):
+            if ex["status"] == 204:
+                # RFC 9110 §15.3.5: a 204 carries no content, so the extract's `2XX: content: user` of
+                # PATCH /users/{id} cannot apply to Graph's 204 answer; only the request is checked.
+                return v.check_request(ex["method"], ex["path"], ex["query"], ex["headers"], ex["body"])
             return v.check(ex["method"], ex["path"], ex["query"], ex["headers"], ex["body"], ex["status"],
                            ex["response_headers"], ex["response_body"])
         if not ex.get("entity") or ex["status"] >= 300 or not ex["response_body"]:

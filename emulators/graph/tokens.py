@@ -81,6 +81,8 @@ class TokenIssuer:
             raise ValueError("Lifetime validation failed, the token is expired.") from None
         except JWTError:
             raise ValueError("Invalid JWT token. The token signature or claims could not be validated.") from None
+        if claims["exp"] <= time.time():  # jose accepts exp == now; Entra's lifetime check does not
+            raise ValueError("Lifetime validation failed, the token is expired.")
         with self._lock:
             if len(self._cache) > 10000:
                 self._cache.clear()
@@ -109,7 +111,8 @@ class TrustedCertificate:
         except ValueError:
             raise ValueError("malformed") from None
         for name, value in self.thumbprints.items():
-            if name in header and header[name] != value:
+            # msal keeps the base64 padding on thumbprints; JOSE omits it: compare without it.
+            if name in header and str(header[name]).rstrip("=") != value:
                 raise ValueError("unknown certificate")
         signed = f"{head_b64}.{body_b64}".encode()
         pads = {"RS256": padding.PKCS1v15(),
