@@ -71,3 +71,19 @@ def test_certificate_credential_reads_the_pem_and_derives_the_thumbprint(tmp_pat
     cred = certificate_credential(path)
     assert cred["thumbprint"] == sha1 and "PRIVATE KEY" in cred["private_key"]
     assert certificate_credential(path, "AB:CD:EF")["thumbprint"] == "abcdef"
+
+
+def test_both_clients_build_from_the_real_settings_object():
+    from service.settings import from_env
+    env = {"AUTH0_DOMAIN": "acme.eu.auth0.com", "AUTH0_CLIENT_ID": "a0c", "AUTH0_CLIENT_SECRET": "a0s",
+           "ENTRA_TENANT_ID": "8d2b6f3e-1c4a-4e5b-9f7a-0c1d2e3f4a5b",
+           "ENTRA_CLIENT_ID": "5f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f", "ENTRA_CLIENT_SECRET": "sec",
+           "COMPANION_SECRET": "x" * 32, "COMPANION_PUBLIC_URL": "https://companion.example.com",
+           "O365_DOMAIN": "partners.example.com", "O365_USAGE_LOCATION": "GB",
+           "O365_LICENSE_SKU": "ENTERPRISEPACK", "DRY_RUN": "true"}
+    settings = from_env(env)
+    graph = GraphClient.from_settings(settings)
+    auth0 = Auth0Client.from_settings(settings)
+    assert graph.dry_run and auth0.dry_run
+    assert auth0.api == "https://acme.eu.auth0.com/api/v2"
+    assert graph.tokens.authority == "https://login.microsoftonline.com/8d2b6f3e-1c4a-4e5b-9f7a-0c1d2e3f4a5b"

@@ -2,34 +2,21 @@
 import base64
 import secrets
 import time
-import types
 import uuid
 
 import pytest
 
 from service.clients.graph import GraphClient, item_error, odata_str
 from service.errors import AuthFailed, BadRequest, Conflict, DryRunBlocked, NotFound
-from tests.support.emulators import (FEDERATED_DOMAIN, GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID,
-                                     MANAGED_DOMAIN, SKU_ID)
-
-EXCHANGE_STANDARD = "4b9405b0-7788-4568-add1-99614e613b69"  # the sandbox's second SKU
-LEE_ID = "0a1b2c3d-0000-4000-8000-000000000003"             # a seeded user
-
-
-def settings_for(graph, **over):
-    """Settings as the lead's Settings object carries them, pointed at the emulator."""
-    values = dict(entra_tenant_id=GRAPH_TENANT_ID, entra_client_id=GRAPH_CLIENT_ID,
-                  entra_client_secret=GRAPH_CLIENT_SECRET, entra_cert_path=None, entra_cert_thumbprint=None,
-                  entra_authority_host=graph.url, graph_base_url=graph.url, ca_bundle=graph.verify,
-                  http_timeout=5.0, dry_run=False)
-    values.update(over)
-    return types.SimpleNamespace(**values)
+from tests.clients.sandbox import (ADMIN_ID, AOIFE_OBRIEN_ID, ENGINEERING_ID, EXCHANGE_STANDARD, LEE_ID,
+                                    graph_settings)
+from tests.support.emulators import FEDERATED_DOMAIN, MANAGED_DOMAIN, SKU_ID
 
 
 @pytest.fixture
 def client(graph):
     """A GraphClient built from settings, as the service builds it."""
-    return GraphClient.from_settings(settings_for(graph))
+    return GraphClient.from_settings(graph_settings(graph))
 
 
 def user_body(alias, domain=FEDERATED_DOMAIN, usage_location="US", **extra):
@@ -73,7 +60,7 @@ def test_new_user_is_404_during_replication_lag_then_readable(graph, client):
 
 
 def test_429_retry_after_is_waited_for_real(graph):
-    client = GraphClient.from_settings(settings_for(graph))
+    client = GraphClient.from_settings(graph_settings(graph))
     client.get_domain(FEDERATED_DOMAIN)  # token fetched before timing
     graph.add_faults({"kind": "status", "status": 429, "retry_after": 1, "count": 1, "method": "GET",
                       "path": "^/v1.0/users/"})
@@ -132,8 +119,7 @@ def test_filter_with_a_quote_finds_exactly_the_right_user(client):
         made[surname] = client.create_user(user_body(alias, surname=surname))["id"]
     client.create_user(user_body("o'brien"))
     found = client.find_users(f"surname eq {odata_str(chr(79) + chr(39) + 'Brien')}", select=["id", "surname"])
-    seeded_aoife = "0a1b2c3d-0000-4000-8000-000000000002"
-    assert sorted(u["id"] for u in found) == sorted([made["O'Brien"], seeded_aoife])
+    assert sorted(u["id"] for u in found) == sorted([made["O'Brien"], AOIFE_OBRIEN_ID])
     assert {u["surname"] for u in found} == {"O'Brien"}
     two_quotes = client.find_users(f"surname eq {odata_str(chr(79) + chr(39) * 2 + 'Brien')}", select=["id"])
     assert [u["id"] for u in two_quotes] == [made["O''Brien"]]
@@ -167,7 +153,7 @@ def test_token_comes_from_msal_cache_on_the_second_call(graph, client):
 
 def test_wrong_secret_is_auth_failed_without_the_secret(graph):
     wrong = "Wr0ng~Secret.Value-" + secrets.token_hex(4)
-    client = GraphClient.from_settings(settings_for(graph, entra_client_secret=wrong))
+    client = GraphClient.from_settings(graph_settings(graph, entra_client_secret=wrong))
     with pytest.raises(AuthFailed) as caught:
         client.get_user(LEE_ID)
     err = caught.value
@@ -181,7 +167,7 @@ def test_batch_retries_only_the_throttled_item(graph, client):
     client.get_domain(MANAGED_DOMAIN)  # token fetched before timing
     graph.add_faults({"kind": "status", "status": 429, "retry_after": 1, "count": 1, "method": "GET",
                       "path": f"^/v1.0/users/{LEE_ID}$"})
-    wanted = [LEE_ID, "0a1b2c3d-0000-4000-8000-000000000001", "no-such-user", LEE_ID]
+    wanted = [LEE_ID, ADMIN_ID, "no-such-user", LEE_ID]
     started = time.monotonic()
     results = client.batch([{"method": "GET", "url": f"/users/{uid}?$select=id"} for uid in wanted])
     assert time.monotonic() - started >= 1.0
@@ -194,7 +180,7 @@ def test_batch_retries_only_the_throttled_item(graph, client):
 def test_membership_and_revocation(client):
     groups = client.member_of(LEE_ID, transitive=True, select=["id", "displayName"])
     assert {g["displayName"] for g in groups} == {"Platform Team", "Engineering"}
-    members = list(client.group_members("1b2c3d4e-0000-4000-8000-000000000001", transitive=True))
+    members = list(client.group_members(ENGINEERING_ID, transitive=True))
     assert LEE_ID in {m["id"] for m in members}
     assert client.revoke_sign_in_sessions(LEE_ID) is True
 
@@ -209,7 +195,7 @@ def test_update_and_delete(client):
 
 
 def test_dry_run_sends_no_write(graph):
-    client = GraphClient.from_settings(settings_for(graph, dry_run=True))
+    client = GraphClient.from_settings(graph_settings(graph, dry_run=True))
     with pytest.raises(DryRunBlocked):
         client.delete_user(LEE_ID)
     with pytest.raises(DryRunBlocked):
