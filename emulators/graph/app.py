@@ -164,6 +164,9 @@ class GraphApp:
             return route.handler(ctx, **params)
         except GraphError as exc:
             return self.error_reply(ctx, exc)
+        except Exception:  # noqa: BLE001 - as in serve_graph: log it, answer 500
+            traceback.print_exc(file=sys.stderr)
+            return self.error_reply(ctx, GraphError(500, "InternalServerError", "Emulator error."))
 
     # --- output ---
     def error_reply(self, ctx, exc):
