@@ -75,6 +75,7 @@ def patch_user(emu, req, id):
 
 def delete_user(emu, req, id):
     """DELETE /users/{id}: 204, also for an id that no longer exists."""
+    # Auth0 answers 204 for unknown ids by design (auth0/node-auth0 issues #451 and #645).
     with emu.store.lock:
         emu.store.remove_user(id)
     return Reply(204)

@@ -17,7 +17,7 @@ from emulators.auth0 import api_tenant as T
 from emulators.auth0 import api_users as A
 from emulators.auth0 import control, jobs, oauth
 from emulators.auth0.config import DEFAULT_SCOPES, TOKEN_LIFETIME_S, Auth0Config
-from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, too_many_requests
+from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, reason, too_many_requests
 from emulators.auth0.limits import Faults, Stats, TokenBucket
 from emulators.auth0.store import Store
 from emulators.auth0.tokens import TokenAuthority
@@ -124,7 +124,10 @@ class Auth0Emulator:
         fault = self.faults.take(req.method, req.path)
         if fault:
             self.stats.count(key, faulted=True)
-            return self._fault(fault)
+            reply = self._fault(fault)
+            if req.path.startswith(API + "/"):
+                reply.headers = {**self.bucket.peek(), **reply.headers}
+            return reply
         if not req.path.startswith(API + "/"):
             self.stats.count(key)
             return self._public(handler, req, params)
@@ -183,7 +186,9 @@ class Auth0Emulator:
             self.faults.wake.wait(fault["seconds"])
             return error_reply(Auth0Error(504, "Gateway Timeout"))
         headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
-        return error_reply(Auth0Error(fault["status"], "Injected fault", "emulator_fault", headers))
+        if fault["status"] == 429:
+            return error_reply(too_many_requests(headers))
+        return error_reply(Auth0Error(fault["status"], reason(fault["status"]), headers=headers))
 
     def _audit(self, req, reply, params):
         """Tenant log events: sapi/fapi for writes, api_limit for throttling (facts §3.5)."""

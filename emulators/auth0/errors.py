@@ -12,13 +12,13 @@ class Auth0Error(Exception):
 
     def body(self):
         """The JSON body Auth0 sends (its hapi/boom shape with Auth0's errorCode)."""
-        out = {"statusCode": self.status, "error": _reason(self.status), "message": self.message}
+        out = {"statusCode": self.status, "error": reason(self.status), "message": self.message}
         if self.error_code:
             out["errorCode"] = self.error_code
         return out
 
 
-def _reason(status):
+def reason(status):
     """The HTTP reason phrase boom puts in `error` (e.g. "Bad Request")."""
     if status == 413:
         return "Request Entity Too Large"  # boom's wording, older than RFC 9110's "Content Too Large"

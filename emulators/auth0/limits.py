@@ -35,6 +35,14 @@ class TokenBucket:
                 self.tokens -= 1
             return allowed, self._headers(now)
 
+    def peek(self):
+        """The x-ratelimit-* headers as they stand, without spending a token."""
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            return self._headers(now)
+
     def _headers(self, now):
         """Limit, remaining and the UNIX second when a token is next added."""
         wait = 0.0 if self.tokens >= self.capacity else (1 - (self.tokens % 1)) / self.rate

@@ -40,7 +40,8 @@ def test_status_fault_with_retry_after_then_recovery(emu):
     user = emu.create_user("f@example.com")
     first = emu.api("GET", user_path(user["user_id"]))
     assert first.status_code == 503 and first.headers["Retry-After"] == "1"
-    assert first.json["statusCode"] == 503
+    assert first.json == {"statusCode": 503, "error": "Service Unavailable", "message": "Service Unavailable"}
+    assert "x-ratelimit-remaining" in first.headers
     assert emu.api("GET", user_path(user["user_id"])).status_code == 503
     assert emu.api("GET", user_path(user["user_id"])).status_code == 200
     assert emu.control("GET", "stats")["faulted"] == 2
