@@ -41,7 +41,8 @@ class Stack:
 
     def provision(self, user, mode="inline", **token_over):
         """POST /v1/o365/provision as an Action would."""
-        return self.http.post(f"{self.url}/v1/o365/provision", json={**user, "mode": mode},
+        body = {k: v for k, v in user.items() if k not in ("app_metadata", "user_metadata")}
+        return self.http.post(f"{self.url}/v1/o365/provision", json={**body, "mode": mode},
                               headers=self.bearer(user["user_id"], **token_over), timeout=60)
 
     def entra_users(self):
