@@ -12,6 +12,14 @@ DEMO_DIR = os.path.join(sandbox.ROOT, "var", "demo")
 USER = {"user_id": "google-oauth2|104729384756102938475", "email": "jane.doe@gmail.com", "email_verified": True,
         "name": "Jane Doe", "given_name": "Jane", "family_name": "Doe", "nickname": "jane.doe",
         "app_metadata": {}, "user_metadata": {}}
+STEP_TEXT = {
+    "onExecutePostLogin": "Action runs (post-login, Office 365 client, no identity yet)",
+    "redirect": "Action redirects the browser to the companion with a signed token",
+    "waiting_page": "companion shows the waiting page while Entra replicates",
+    "continue": "companion sends the browser back to Auth0 /continue with the result",
+    "onContinuePostLogin": "Action validates the result, stores it in app_metadata, sets claims",
+    "done": "login complete",
+}
 DEEP_LINK = "https://contoso.sharepoint.com/sites/partners/Shared%20Documents"
 
 
@@ -47,7 +55,7 @@ def _first_login(graph, url):
     _say(f"1. First Office 365 login of a new Google user ({USER['email']})")
     report = sandbox.play_login(USER, sandbox.action_secrets(url))
     for step in report["steps"]:
-        _say(f"   {step['t_ms'] / 1000:6.2f} s  {step['step']}")
+        _say(f"   {step['t_ms'] / 1000:6.2f} s  {STEP_TEXT.get(step['step'], step['step'])}")
     if report["outcome"] != "allowed":
         _say(f"   login denied: {report.get('deny_reason')}")
         return report, False
