@@ -54,9 +54,21 @@ def _redact(text, secrets):
     return text
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test capture, gunicorn's redirection)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure(settings):
     """Route the root logger to stderr as JSON, with secret redaction."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactSecrets(settings.secret_values()))
     root = logging.getLogger()
