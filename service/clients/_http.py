@@ -115,14 +115,13 @@ class Retrier:
             raise error
         return resp
 
-    @staticmethod
-    def _attempt(send):
+    def _attempt(self, send):
         try:
             return send(), None
         except requests.exceptions.SSLError as exc:
             # A certificate we do not trust will not fix itself: stop at once and say what to configure.
-            raise AuthFailed("TLS certificate of the vendor endpoint is not trusted: check CA_BUNDLE",
-                             code="tls_verify_failed") from exc
+            raise AuthFailed(f"TLS certificate of the {self.name} endpoint is not trusted: check CA_BUNDLE",
+                             vendor=self.name, code="tls_verify_failed") from exc
         except RETRYABLE_EXCEPTIONS as exc:
             return None, exc
 

@@ -190,3 +190,12 @@ def test_expired_export_link_is_transient(server, auth0_client):
     with pytest.raises(Transient) as caught:
         list(auth0_client.iter_export("j"))
     assert caught.value.code == "export_download_failed"
+
+
+def test_concurrent_callers_share_one_token_fetch(server, auth0_client):
+    from concurrent.futures import ThreadPoolExecutor
+    server.add("GET", "/api/v2/users/u", (200, USER))
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: auth0_client.get_user("u"), range(16)))
+    assert results == [USER] * 16
+    assert len(server.calls("POST", "/oauth/token")) == 1

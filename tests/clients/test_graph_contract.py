@@ -204,3 +204,10 @@ def test_dry_run_sends_no_write(graph):
     assert client.batch([{"method": "GET", "url": f"/users/{LEE_ID}"}])[0]["status"] == 200
     served = graph.stats()["requests"]
     assert not any(key.startswith(("POST /v1.0/users", "DELETE")) for key in served)
+
+
+def test_untrusted_tls_certificate_is_auth_failed_at_once(graph):
+    client = GraphClient.from_settings(graph_settings(graph, ca_bundle=None))  # certifi: not the sandbox CA
+    with pytest.raises(AuthFailed) as caught:
+        client.get_user(LEE_ID)
+    assert caught.value.code == "tls_verify_failed" and "CA_BUNDLE" in caught.value.message
