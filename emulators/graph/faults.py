@@ -4,7 +4,7 @@ import threading
 
 from emulators.graph.errors import GraphError
 
-KINDS = ("status", "timeout", "drop")
+KINDS = ("status", "timeout", "drop", "delay_response")
 # Error codes Graph uses for these statuses (Learn `graph/errors`).
 CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceNotAvailable",
          504: "GatewayTimeout"}
@@ -16,14 +16,15 @@ class Rule:
     def __init__(self, spec):
         if not isinstance(spec, dict) or spec.get("kind") not in KINDS:
             raise ValueError(f"fault kind must be one of {KINDS}")
-        self.kind = spec["kind"]
+        # delay_response = run the request, then hold its answer: a timeout applied after the work.
+        self.kind = "timeout" if spec["kind"] == "delay_response" else spec["kind"]
         self.method = (spec.get("method") or "").upper() or None
         self.path = re.compile(spec.get("path") or ".*")
         self.count = spec.get("count")
         self.status = int(spec.get("status", 503))
         self.seconds = float(spec.get("seconds", 30))
         self.retry_after = spec.get("retry_after")
-        self.when = spec.get("when", "before")
+        self.when = "after" if spec["kind"] == "delay_response" else spec.get("when", "before")
         self.code, self.message = spec.get("code"), spec.get("message")
         if self.count is not None and (not isinstance(self.count, int) or self.count < 1):
             raise ValueError("count must be a positive integer")

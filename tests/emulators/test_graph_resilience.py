@@ -72,6 +72,9 @@ def test_drop_and_timeout_faults(api):
         api.get("/domains")
     assert api.get("/domains").status_code == 200
     assert api.get("/groups").status_code == 200  # answered after the pause
+    api.control("POST", "faults", {"faults": [{"path": "^/v1.0/users$", "kind": "delay_response", "seconds": 0.01}]})
+    assert api.post("/users", json=new_user_body("slow.answer")).status_code == 201
+    assert api.control("GET", "faults").json["faults"][-1]["kind"] == "delay_response"
     bad = api.control("POST", "faults", {"faults": [{"kind": "explode"}]})
     assert bad.status_code == 400
 
