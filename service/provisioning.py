@@ -18,6 +18,9 @@ log = logging.getLogger("companion.provisioning")
 SELECT = ("id", "userPrincipalName", "onPremisesImmutableId", "assignedLicenses", "usageLocation",
           "accountEnabled")
 MAX_UPN_VARIANTS = 50
+# A short lease, renewed before every step: a crashed worker delays the user by at most this long,
+# and every step is idempotent, so a lease that lapses mid-step costs a repeated call, never a duplicate.
+LEASE_S = 15
 PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
                 "username", "connection", "usage_location")
 
@@ -69,10 +72,10 @@ class Provisioner:
         if link.state == "ready":
             return Outcome.of(link)
         owner = uuid.uuid4().hex
-        if not links.acquire(self.store, uid, owner, ttl_s=wait_s + 60):
+        if not links.acquire(self.store, uid, owner, ttl_s=LEASE_S):
             return Outcome.of(links.get(self.store, uid))  # another request is on it: join
         try:
-            return self._drive(link, profile, wait_s, reference)
+            return self._drive(link, profile, wait_s, reference, owner)
         finally:
             links.release(self.store, uid, owner)
 
@@ -83,12 +86,12 @@ class Provisioner:
             return None if link is None else Outcome.of(link)
         return self.ensure({"user_id": auth0_user_id, **link.profile}, wait_s, reference)
 
-    def _drive(self, link, profile, wait_s, reference):
-        """Run steps until ready, failed, or the wait budget is spent."""
+    def _drive(self, link, profile, wait_s, reference, owner):
+        """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes."""
         if link.state == "failed":
             links.save(self.store, link, state="pending", last_error=None)
         deadline, delay = self.clock() + wait_s, 0.25
-        while link.state == "pending":
+        while link.state == "pending" and links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
             try:
                 self._step(link, profile, reference)
                 continue
