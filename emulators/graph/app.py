@@ -85,6 +85,7 @@ class GraphApp:
     def run_graph(self, ctx):
         """A Graph request (top-level or inside $batch) through faults, auth, throttling and checks."""
         reply = self.run(ctx, self.graph, lambda: self.serve_graph(ctx))
+        reply.headers.setdefault("x-ms-resource-unit", "0")  # also on injected-fault answers
         if self.spec is not None:
             self.submit(ctx, reply)
         return reply

@@ -39,10 +39,8 @@ def _write(path, data, mode=0o644):
 
 
 def ensure_certificates(cert_dir):
-    """(server cert path, server key path); creates the CA and server pair when any file is missing.
-
-    ca.pem is written last: its presence tells waiting callers that the whole set is ready.
-    """
+    """(server cert path, server key path); creates the CA and server pair when any file is missing."""
+    # ca.pem is written last: its presence tells waiting callers that the whole set is ready.
     os.makedirs(cert_dir, exist_ok=True)
     ca_path, cert_path, key_path = (os.path.join(cert_dir, n) for n in ("ca.pem", "server.pem", "server-key.pem"))
     if all(os.path.exists(p) for p in (ca_path, cert_path, key_path)):

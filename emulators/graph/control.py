@@ -4,7 +4,8 @@ import uuid
 
 from emulators.graph.errors import GraphError
 from emulators.graph.routing import Reply, Route
-from emulators.graph.seed import SKUS
+from emulators.graph.catalog import SKUS
+from emulators.graph.users import build_user
 
 KNOBS = ("latency_ms", "replication_lag_s", "ru_per_10s", "token_lifetime_s")
 MAX_BULK = 200_000
@@ -117,7 +118,6 @@ def violations(ctx):
 
 def bulk_users(ctx):
     """Seed many visible users fast: {"count": N, "prefix": "bulk", "domain": "...", "usageLocation": "US"}."""
-    from emulators.graph.users import build_user
     body = ctx.json()
     count, prefix = body.get("count"), body.get("prefix", "bulk")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BULK:

@@ -4,6 +4,8 @@ from emulators.graph.errors import bad_request, not_found
 from emulators.graph.routing import Reply, Route
 from emulators.graph.users import load_user, user_view
 
+DELETED_DEFAULT = odata.USER_DEFAULT + ("deletedDateTime",)
+
 
 def list_domains(ctx):
     """GET /domains."""
@@ -30,10 +32,8 @@ def _deleted(ctx, oid):
 def get_deleted(ctx, oid):
     """GET /directory/deletedItems/{id}: the soft-deleted user with its deletedDateTime."""
     select = odata.parse_select(ctx.args.get("$select"), ctx.app.schema, "user")
-    names = select or odata.USER_DEFAULT + ("deletedDateTime",)
-    body = user_view(ctx, _deleted(ctx, oid), list(names), entity=True, odata_type=True,
-                     segment="directory/deletedItems")
-    return Reply(200, body)
+    return Reply(200, user_view(ctx, _deleted(ctx, oid), select, entity=True, odata_type=True,
+                                segment="directory/deletedItems", default=DELETED_DEFAULT))
 
 
 def list_deleted_users(ctx):
@@ -41,9 +41,8 @@ def list_deleted_users(ctx):
     with ctx.store.lock:
         users = sorted(ctx.store.deleted.values(), key=lambda u: u["id"])
     fields = ctx.app.schema.fields("user")
-    names = odata.USER_DEFAULT + ("deletedDateTime",)
     return Reply(200, {"@odata.context": odata.context(ctx.base, "users"),
-                       "value": [odata.project(u, names, fields) for u in users]})
+                       "value": [odata.project(u, DELETED_DEFAULT, fields) for u in users]})
 
 
 def restore(ctx, oid):

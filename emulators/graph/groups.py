@@ -56,13 +56,13 @@ def _group_json(group, select, schema):
 
 def _object_json(ctx, kind, obj, select):
     """A directoryObject collection item: a user or a group with its @odata.type."""
-    schema = ctx.app.schema
-    if kind == "user":
-        names = odata.USER_DEFAULT if select is None else [s for s in select if s in schema.fields("user")]
-        body = odata.project(obj, names, schema.fields("user"))
+    fields = ctx.app.schema.fields(kind)
+    if select is not None:
+        body = odata.project(obj, [name for name in select if name in fields], fields)
+    elif kind == "user":
+        body = odata.project(obj, odata.USER_DEFAULT, fields)
     else:
-        names = [s for s in select if s in schema.fields("group")] if select else None
-        body = _group_json(obj, names, schema) if names or select is None else {"id": obj["id"]}
+        body = dict(obj)
     return {"@odata.type": f"#microsoft.graph.{kind}", **body}
 
 

@@ -8,7 +8,7 @@ import re
 from emulators.graph import odata
 from emulators.graph.errors import GraphError, bad_request, not_found
 from emulators.graph.routing import Reply, Route
-from emulators.graph.seed import PLAN_SERVICE
+from emulators.graph.catalog import PLAN_SERVICE
 from emulators.graph.store import now_iso
 from emulators.graph.users import load_user, user_view
 

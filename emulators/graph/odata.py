@@ -83,11 +83,9 @@ def context(base, segment, select=None, entity=False):
 
 
 def project(obj, names, fields):
-    """obj limited to names, with Graph's null/[] for unset values; the id is always included.
-
-    A value Graph would send as null is left out where the extract's schema does not allow null
-    (complex types such as passwordProfile), so responses stay valid against the vendor schema.
-    """
+    """obj limited to names, with Graph's null/[] for unset values; the id is always included."""
+    # A value Graph would send as null is left out where the extract's schema does not allow null
+    # (complex types such as passwordProfile), so responses stay valid against the vendor schema.
     out = {"id": obj["id"]}
     for name in names:
         value = obj.get(name)

@@ -1,20 +1,12 @@
 """The default sandbox tenant (documented in emulators/README.md): domains, SKUs, users, groups."""
 import uuid
 
+from emulators.graph.catalog import SKUS
 from emulators.graph.config import MANAGED_DOMAIN
+from emulators.graph.licences import apply_licences
 from emulators.graph.store import Store
+from emulators.graph.users import build_user
 
-# SKU and service-plan ids are Microsoft's published ones (Learn "Product names and service plan
-# identifiers for licensing"); `service` is what assignedPlans/provisionedPlans report.
-SKUS = (
-    ("6fd2c87f-b296-42f0-b197-1e91e994b900", "ENTERPRISEPACK", None, (
-        ("efb87545-963c-4e0d-99df-69c6916d9eb0", "EXCHANGE_S_ENTERPRISE", "exchange"),
-        ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTENTERPRISE", "SharePoint"),
-        ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1", "TeamspaceAPI"))),
-    ("4b9405b0-7788-4568-add1-99614e613b69", "EXCHANGESTANDARD", 5, (
-        ("9aaf7827-d63c-4b61-89c3-182f06f82e5c", "EXCHANGE_S_STANDARD", "exchange"),)),
-)
-PLAN_SERVICE = {plan: service for _, _, _, plans in SKUS for plan, _, service in plans}
 ADMIN_ID = "0a1b2c3d-0000-4000-8000-000000000001"
 OBRIEN_ID = "0a1b2c3d-0000-4000-8000-000000000002"
 LEE_ID = "0a1b2c3d-0000-4000-8000-000000000003"
@@ -53,8 +45,6 @@ def _people():
 
 def seed_store(config):
     """A Store holding the default sandbox for this configuration."""
-    from emulators.graph.licences import apply_licences
-    from emulators.graph.users import build_user
     store = Store(config.replication_lag_s)
     store.initial_domain = MANAGED_DOMAIN
     for name, kind, initial in ((MANAGED_DOMAIN, "Managed", True), (config.federated_domain, "Federated", False)):

@@ -50,7 +50,3 @@ class Budget:
             if freed >= need:
                 return max(1, math.ceil(stamp + WINDOW_S - now))
         return math.ceil(WINDOW_S)
-
-    def percentage(self):
-        """Share of the limit in use (for x-ms-throttle-limit-percentage)."""
-        return self._used / self.limit if self.limit else 0.0

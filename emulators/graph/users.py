@@ -147,12 +147,12 @@ def advanced_query(ctx):
     return eventual and bool(count) and count.lower() == "true"
 
 
-def user_view(ctx, user, select, entity=False, odata_type=False, segment="users"):
+def user_view(ctx, user, select, entity=False, odata_type=False, segment="users", default=odata.USER_DEFAULT):
     """The JSON of one user: $select or the default set, with @odata.context."""
     body = {"@odata.context": odata.context(ctx.base, segment, select, entity)}
     if odata_type:
         body["@odata.type"] = "#microsoft.graph.user"
-    body.update(odata.project(user, select or odata.USER_DEFAULT, ctx.app.schema.fields("user")))
+    body.update(odata.project(user, select or default, ctx.app.schema.fields("user")))
     return body
 
 
