@@ -1,0 +1,1 @@
+"""Benchmarks of the Entra Companion against the local sandbox (run as scripts)."""

@@ -1,0 +1,210 @@
+"""First Office 365 login: the old Auth0 Rule's algorithm beside the companion, on one sandbox.
+
+For each replication lag, N simultaneous new users log in through the Rule's algorithm (bench/_rule.py)
+and through the companion's browser leg (bench/_browser.py); at the instant claims are returned,
+Graph is asked whether the licensed user is visible. Then one returning user plays the real Action
+in Node. Usage: .venv/bin/python bench/first_login.py [--quick] (see bench/README.md).
+"""
+import argparse
+import contextlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from bench import _browser, _report, _rule  # noqa: E402
+from bench._observer import Observer  # noqa: E402
+from service import sandbox  # noqa: E402
+
+LATENCY_MS = 40
+FULL = {"lags": [0, 0.5, 2, 5, 10, 20], "ns": [1, 10, 100]}
+QUICK = {"lags": [0, 0.5, 5, 20], "ns": [1, 10]}
+OUT = os.path.join(ROOT, "bench", "out", "first_login.md")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="bench/first_login.py", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="lags 0, 0.5, 5, 20 s and N = 1, 10 (about 2 min)")
+    p.add_argument("--lags", type=float, nargs="+", help="replication lags in seconds (0 is the control row)")
+    p.add_argument("--n", dest="ns", type=int, nargs="+", help="numbers of simultaneous new users")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (logs, SQLite file) after the run")
+    args = p.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    args.lags, args.ns = args.lags or plan["lags"], args.ns or plan["ns"]
+    return args
+
+
+@contextlib.contextmanager
+def running(work_dir):
+    """Graph emulator (fixed latency, no spec checks), Auth0 emulator, companion under gunicorn on SQLite."""
+    procs = []
+    try:
+        graph = sandbox.start_graph(work_dir, "--latency-ms", LATENCY_MS, validate=False)
+        procs.append(graph.proc)
+        auth0 = sandbox.start_auth0(work_dir, validate=False)
+        procs.append(auth0.proc)
+        env = sandbox.companion_env(graph, auth0, f"sqlite:///{work_dir}/companion.db")
+        companion, url = sandbox.start_companion(env, work_dir)
+        procs.append(companion)
+        yield graph, url, companion
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def new_user(tag, i):
+    """A Google user Auth0 has never sent to Office 365."""
+    return {"user_id": f"google-oauth2|{tag}{i:04d}", "email": f"bench.{tag}.{i}@gmail.com", "email_verified": True,
+            "name": f"Bench User {i}", "given_name": "Bench", "family_name": f"User {i}",
+            "nickname": f"bench.{tag}.{i}", "connection": "google-oauth2", "strategy": "google-oauth2"}
+
+
+def rule_login(rule, observer, user):
+    """The Rule's login; visibility is asked right after its sleep, when it would return claims."""
+    started = time.monotonic()
+    try:
+        _upn, _iid, object_id = rule.login(user)
+    except _rule.RuleFailed as why:
+        return _report.Login(False, time.monotonic() - started, error=str(why))
+    seconds = time.monotonic() - started
+    return _report.Login(True, seconds, visible=observer.licensed_visible(object_id))
+
+
+def our_login(url, observer, user):
+    """Our browser leg; visibility is asked right after the 302 to /continue."""
+    started = time.monotonic()
+    try:
+        arrival = _browser.first_login(url, user)
+    except Exception as why:  # every way a login can end without claims counts as failed
+        reason = str(why) if isinstance(why, _browser.LoginFailed) else f"{type(why).__name__}: {why}"
+        return _report.Login(False, time.monotonic() - started, error=reason[:160])
+    visible = observer.licensed_visible(arrival.claims["object_id"])
+    return _report.Login(True, arrival.seconds, visible=visible, pages=arrival.pages, resent=arrival.resent)
+
+
+def batch(login, observer, lag_s, n, tag):
+    """Start n logins at once (threads behind a barrier); count the Graph calls they made."""
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        return login(new_user(tag, i))
+
+    calls_before, observed_before = observer.graph_requests(), observer.calls
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        logins = list(pool.map(one, range(n)))
+    wall = time.monotonic() - started
+    calls = observer.graph_requests() - calls_before - (observer.calls - observed_before)
+    return _report.Batch(lag_s, n, logins, wall, calls)
+
+
+def run_lag(graph, url, lag_s, ns, say):
+    """One lag: reset Entra, set the knobs, then Rule and ours for each N."""
+    graph.reset()
+    graph.configure(replication_lag_s=lag_s, latency_ms=LATENCY_MS)
+    observer = Observer(graph)
+    rule = _rule.Rule(graph_url=graph.url, tenant=sandbox.MANAGED_DOMAIN, client_id=sandbox.GRAPH_CLIENT_ID,
+                      client_secret=sandbox.GRAPH_CLIENT_SECRET, domain=sandbox.FEDERATED_DOMAIN,
+                      sku_part_number=sandbox.SKU_PART_NUMBER, ca_bundle=graph.verify)
+    pairs = []
+    for n in ns:
+        tag = f"l{str(lag_s).replace('.', 'p')}n{n}x{uuid.uuid4().hex[:6]}"
+        r = batch(lambda u: rule_login(rule, observer, u), observer, lag_s, n, "rule" + tag)
+        o = batch(lambda u: our_login(url, observer, u), observer, lag_s, n, "ours" + tag)
+        say(f"  lag {lag_s:g} s, N {n}: Rule {r.wall_s:.1f} s wall, ours {o.wall_s:.1f} s wall")
+        pairs.append((r, o))
+    return pairs
+
+
+def returning_user(graph, url):
+    """A first login through the real Action in Node, then the same user again (fast path)."""
+    graph.reset()
+    graph.configure(replication_lag_s=2, latency_ms=LATENCY_MS)
+    user = {**new_user("returning", 0), "app_metadata": {}, "user_metadata": {}}
+    for key in ("connection", "strategy"):
+        user.pop(key)
+    first = sandbox.play_login(user, sandbox.action_secrets(url))
+    if first.get("outcome") != "allowed":
+        return first, None
+    again = sandbox.play_login({**user, "app_metadata": first["app_metadata"]}, sandbox.action_secrets(url))
+    return first, again
+
+
+def returning_line(first, again):
+    if again is None:
+        return f"Returning user: not measured, the first login through the Action ended {first.get('outcome')}."
+    calls = again["companion_requests"] + again["action_requests"]
+    return (f"Returning user (real Action in Node, app_metadata from its first login): outcome {again['outcome']}, "
+            f"calls to the companion {calls} (companion_requests {again['companion_requests']} + action_requests "
+            f"{again['action_requests']}, expected 0), {again['total_ms']:.0f} ms in the Action runtime. "
+            f"Its first login through the same Action at 2 s lag took {first['total_ms'] / 1000:.2f} s "
+            f"with {first.get('waiting_pages', 0)} waiting page(s).")
+
+
+def companion_log_problems(companion):
+    """Lines of the companion's log at WARNING or above, and tracebacks."""
+    lines = companion.output().splitlines()
+    return [x for x in lines if '"level": "ERROR"' in x or '"level": "WARNING"' in x or "Traceback" in x
+            or '"level":"ERROR"' in x or '"level":"WARNING"' in x]
+
+
+def machine():
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as fh:
+        model = next((x.split(":", 1)[1].strip() for x in fh if x.startswith("model name")), "")
+    return (f"{os.cpu_count()} cores ({model or platform.processor() or 'unknown CPU'}), {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")
+
+
+def render(args, argv, pairs, returning, wall_s, problems):
+    command = " ".join([".venv/bin/python", "bench/first_login.py", *argv])
+    lines = [f"Command: `{command}`", "",
+             f"Machine: {machine()}. Graph emulator latency {LATENCY_MS} ms per request; companion under gunicorn "
+             "(2 workers × 8 threads) on SQLite, default LOGIN_WAIT_S (3 s) and 2 s waiting-page refresh.",
+             f"Run: lags {', '.join(f'{x:g}' for x in args.lags)} s × N {', '.join(map(str, args.ns))}, "
+             f"in {wall_s / 60:.1f} min.", "", _report.table(pairs), "", returning, ""]
+    failures = _report.errors(pairs)
+    if failures:
+        lines += ["Failure reasons:", *failures, ""]
+    resent, refreshes = _report.resends(pairs)
+    lines.append(f"Waiting-page refreshes (ours): {refreshes}; resent by the browser because the kept-alive "
+                 f"connection was closed as the refresh went out: {resent}.")
+    lines.append(f"Companion log lines at WARNING or above: {len(problems)}.")
+    lines += [f"    {x[:300]}" for x in problems[:10]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 (progress, not the result)
+    work_dir, started = tempfile.mkdtemp(prefix="bench-first-login-"), time.monotonic()
+    say(f"first-login benchmark: lags {args.lags} s, N {args.ns}; work dir {work_dir}")
+    with running(work_dir) as (graph, url, companion):
+        pairs = [p for lag in args.lags for p in run_lag(graph, url, lag, args.ns, say)]
+        returning = returning_line(*returning_user(graph, url))
+        problems = companion_log_problems(companion)
+    text = render(args, argv, pairs, returning, time.monotonic() - started, problems)
+    print(text, end="")
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if args.keep or problems:
+        say(f"work dir kept: {work_dir}")
+    else:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
