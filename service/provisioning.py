@@ -102,9 +102,10 @@ class Provisioner:
             except (_Failed, LicenceUnavailable, BadRequest, identity.InvalidUser) as why:
                 self._fail(link, why, reference)
                 break
-            if self.clock() + delay > deadline:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
                 break
-            self.sleep(delay)
+            self.sleep(min(delay, remaining))  # the last poll lands at the deadline, not before it
             delay = min(delay * 2, 2.0)
         return Outcome.of(link)
 

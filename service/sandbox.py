@@ -170,7 +170,7 @@ def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000"
     return env
 
 
-def start_companion(env, work_dir, workers=2, threads=8, port=None):
+def start_companion(env, work_dir, workers=2, threads=16, port=None):
     """Start gunicorn with the project's config; return (proc, base_url)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
