@@ -5,6 +5,7 @@ from emulators.auth0 import users as U
 from emulators.auth0.api_users import body
 from emulators.auth0.errors import Auth0Error, bad_body, user_not_found
 from emulators.auth0.search import compile_query
+from emulators.auth0.store import now_iso
 from emulators.auth0.web import Reply, bool_arg, int_arg, paginate
 
 
@@ -123,6 +124,9 @@ def link_identity(emu, req, id):
                    if k in secondary}
         primary["identities"].append(dict(secondary["identities"][0], profileData=profile))
         primary["updated_at"] = secondary["updated_at"]
+        # Linking updates the primary and deletes the secondary (events-best-practices.mdx's example).
+        emu.streams.emit("user.updated", primary)
+        emu.streams.emit("user.deleted", secondary, deleted_at=now_iso())
         return Reply(201, [dict(i) for i in primary["identities"]])
 
 
@@ -142,6 +146,9 @@ def unlink_identity(emu, req, id, provider, user_id):
             conn = emu.store.connections.get(found["connection"])
             if conn is not None and f"{provider}|{user_id}" not in emu.store.users:
                 fields = dict(found.get("profileData") or {}, user_id=user_id)
-                emu.store.add_user(U.new_user(conn, fields))
+                split = U.new_user(conn, fields)
+                emu.store.add_user(split)
+                emu.streams.emit("user.created", split)
+            emu.streams.emit("user.updated", primary)
         return Reply(200, [dict(i) for i in identities])
 

@@ -56,6 +56,7 @@ def create_user(emu, req):
     payload = body(req)
     with emu.store.lock:
         user = U.create_user(emu.store, payload)
+        emu.streams.emit("user.created", user)
         return Reply(201, U.public(user))
 
 
@@ -70,14 +71,21 @@ def patch_user(emu, req, id):
     """PATCH /users/{id}."""
     payload = body(req)
     with emu.store.lock:
-        return Reply(200, U.public(U.patch_user(emu.store, id, payload)))
+        user = U.patch_user(emu.store, id, payload)
+        emu.streams.emit("user.updated", user)  # any successful PATCH, `blocked` changes included
+        return Reply(200, U.public(user))
 
 
 def delete_user(emu, req, id):
     """DELETE /users/{id}: 204, also for an id that no longer exists."""
     # Auth0 answers 204 for unknown ids by design (auth0/node-auth0 issues #451 and #645).
     with emu.store.lock:
-        emu.store.remove_user(id)
+        gone = emu.store.remove_user(id)
+        if gone is not None:
+            # Tenant log `sdu` "Successful User Deletion" (facts §3.5); the event carries the last state.
+            emu.store.log("sdu", "Successful User Deletion", client_id=emu.config.client_id,
+                          **emu.store.user_log_fields(gone))
+            emu.streams.emit("user.deleted", gone, deleted_at=now_iso())
     return Reply(204)
 
 

@@ -20,6 +20,7 @@ from emulators.auth0.config import DEFAULT_SCOPES, TOKEN_LIFETIME_S, Auth0Config
 from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, reason, too_many_requests
 from emulators.auth0.limits import Faults, Stats, TokenBucket
 from emulators.auth0.store import Store
+from emulators.auth0.streams import EventStreams
 from emulators.auth0.tokens import TokenAuthority
 from emulators.auth0.web import Reply, error_reply, raw_body
 
@@ -76,6 +77,7 @@ class Auth0Emulator:
         self.tokens = TokenAuthority(config.issuer, config.audience)
         self.bucket = TokenBucket(config.rate_limit)
         self.knobs = self.default_knobs()
+        self.streams = EventStreams(config.domain, lambda: self.knobs)
         self.clock = time.monotonic
         self.recorder = None
         if config.validate_spec:
@@ -90,7 +92,9 @@ class Auth0Emulator:
         """Run-time knobs as the command line set them."""
         return {"latency_ms": float(self.config.latency_ms), "rate_limit": float(self.config.rate_limit),
                 "search_lag_s": 0.0, "scopes": DEFAULT_SCOPES, "token_lifetime_s": TOKEN_LIFETIME_S,
-                "export_link_ttl_s": 0.0, "job_pending_polls": 1}
+                "export_link_ttl_s": 0.0, "job_pending_polls": 1,
+                # Event Streams: false drops events (a gap); retry base 1 s as Auth0's (1, 2, 4 s)
+                "deliver_events": True, "stream_retry_s": 1.0, "stream_timeout_s": 10.0}
 
     def __call__(self, environ, start_response):
         """WSGI entry point."""
@@ -208,7 +212,8 @@ class Auth0Emulator:
             self.store.log(kind, text, **fields)
 
     def reset(self):
-        """Default sandbox data and knobs; faults and counters cleared (violations are kept)."""
+        """Default sandbox data and knobs; streams, faults and counters cleared (violations are kept)."""
+        self.streams.reset()
         self.store.reset()
         self.faults.clear()
         self.stats.clear()

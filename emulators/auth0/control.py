@@ -1,4 +1,4 @@
-"""The `/_emulator/…` control API: health, knobs, faults, reset, state, counters, seeding, violations."""
+"""The `/_emulator/…` control API: health, knobs, faults, reset, state, counters, seeding, violations, streams."""
 import json
 import secrets
 
@@ -17,7 +17,9 @@ SEED_USER_FIELDS = {
 SEED_EXTRAS = {"connection", "password", "sessions", "refresh_tokens", "roles"}
 KNOB_TYPES = {"latency_ms": (int, float), "rate_limit": (int, float), "search_lag_s": (int, float),
               "scopes": (str,), "token_lifetime_s": (int,), "export_link_ttl_s": (int, float),
-              "job_pending_polls": (int,)}
+              "job_pending_polls": (int,), "deliver_events": (bool,), "stream_retry_s": (int, float),
+              "stream_timeout_s": (int, float)}
+FLUSH_TIMEOUT_S = 60.0
 
 
 def _json(req):
@@ -46,9 +48,9 @@ def patch_config(emu, req):
     for name, value in changes.items():
         if name not in KNOB_TYPES:
             raise Auth0Error(400, f"unknown knob {name!r}; known: {sorted(KNOB_TYPES)}")
-        if isinstance(value, bool) or not isinstance(value, KNOB_TYPES[name]):
+        if isinstance(value, bool) != (KNOB_TYPES[name] == (bool,)) or not isinstance(value, KNOB_TYPES[name]):
             raise Auth0Error(400, f"knob {name!r} has the wrong type")
-        if name != "scopes" and value < (0.001 if name == "rate_limit" else 0):
+        if name not in ("scopes", "deliver_events") and value < (0.001 if name in ("rate_limit", "stream_timeout_s") else 0):
             raise Auth0Error(400, f"knob {name!r} is out of range")
     emu.knobs.update(changes)
     if "rate_limit" in changes:
@@ -100,7 +102,13 @@ def seed_users(emu, req):
     if not isinstance(items, list):
         raise Auth0Error(400, 'seed body must be a list of users or {"users": [...]}')
     with emu.store.lock:
-        created = [_seed_one(emu.store, item) for item in items]
+        created = []
+        for item in items:
+            user = _seed_one(emu.store, item)
+            # A seeded user stands for a sign-up: tenant log `ss` and a `user.created` event (facts §3.5, §4.2).
+            emu.store.log("ss", "Success Signup", **emu.store.user_log_fields(user))
+            emu.streams.emit("user.created", user)
+            created.append(user)
         return Reply(201, {"users": [U.public(u) for u in created]})
 
 
@@ -164,8 +172,50 @@ def seed_bulk(emu, req):
             user = U.new_user(conn, {"email": f"{prefix}{index:07d}@example.com"})
             if not emu.store.email_taken(conn["name"], user["email"]):
                 emu.store.add_user(user)
+                emu.streams.emit("user.created", user)  # like an import (no log: it would flood the 10,000 kept)
         total = len(emu.store.users)
     return Reply(201, {"created": count, "total": total})
+
+
+def create_stream(emu, req):
+    """POST /_emulator/streams `{"url", "authorization": "Bearer …", "events": [...], "name"?}` → the stream."""
+    return Reply(201, emu.streams.create(_json(req)))
+
+
+def list_streams(emu, req):
+    """GET /_emulator/streams: every stream with its delivery records (attempts, status)."""
+    return Reply(200, emu.streams.get())
+
+
+def get_stream(emu, req, id):
+    """GET /_emulator/streams/{id}."""
+    return Reply(200, emu.streams.get(id))
+
+
+def patch_stream(emu, req, id):
+    """PATCH /_emulator/streams/{id} `{"status": "enabled"|"disabled"}` (enabling clears the failure run)."""
+    body = _json(req)
+    if not isinstance(body, dict) or set(body) != {"status"}:
+        raise Auth0Error(400, 'stream patch body must be {"status": "enabled"|"disabled"}')
+    return Reply(200, emu.streams.set_status(id, body["status"]))
+
+
+def delete_stream(emu, req, id):
+    """DELETE /_emulator/streams/{id}: the stream and its queued deliveries go."""
+    emu.streams.delete(id)
+    return Reply(204)
+
+
+def flush(emu, req):
+    """POST /_emulator/flush `{"timeout_s"?}`: wait until every queued delivery is done (retries included)."""
+    body = _json(req) or {}
+    timeout = body.get("timeout_s", FLUSH_TIMEOUT_S) if isinstance(body, dict) else None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise Auth0Error(400, "timeout_s must be a non-negative number")
+    left = emu.streams.flush(timeout)
+    if left:
+        return Reply(504, {"error": f"{left} deliveries still pending after {timeout} s", "pending": left})
+    return Reply(200, {"pending": 0})
 
 
 ROUTES = (
@@ -180,4 +230,10 @@ ROUTES = (
     ("GET", "/_emulator/violations", violations),
     ("POST", "/_emulator/users", seed_users),
     ("POST", "/_emulator/users/bulk", seed_bulk),
+    ("POST", "/_emulator/streams", create_stream),
+    ("GET", "/_emulator/streams", list_streams),
+    ("GET", "/_emulator/streams/<id>", get_stream),
+    ("PATCH", "/_emulator/streams/<id>", patch_stream),
+    ("DELETE", "/_emulator/streams/<id>", delete_stream),
+    ("POST", "/_emulator/flush", flush),
 )

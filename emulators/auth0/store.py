@@ -103,6 +103,14 @@ class Store:
         if len(self.logs) > LOG_CAP:
             del self.logs[: len(self.logs) - LOG_CAP]
 
+    def user_log_fields(self, user):
+        """The user and connection fields of a log event about this user."""
+        conn = self.connections.get(primary_connection(user)) or {}
+        fields = {"user_id": user["user_id"], "user_name": user.get("email") or user.get("username") or user["user_id"]}
+        fields.update({k: conn[src] for k, src in (("connection", "name"), ("connection_id", "id"),
+                                                   ("strategy", "strategy")) if src in conn})
+        return fields
+
     def snapshot(self):
         """Deep copy of everything, for `/_emulator/state`."""
         with self.lock:
