@@ -30,6 +30,53 @@ def _sandbox(args):
     demo.serve(port=args.port)
 
 
+def _worker(args):
+    from service import worker
+    from service.settings import from_env
+    worker.run(from_env(), threads=args.threads, redrive_after_s=args.redrive_after)
+
+
+def _events(args):
+    from service import jobs
+    from service.companion import Companion
+    from service.settings import from_env
+    from service.sync import inbox
+    companion = Companion.build(from_env())
+    if args.requeue or args.approve:
+        ids = inbox.requeue(companion.store, args.requeue or args.approve, approved=bool(args.approve))
+        for event_id in ids:
+            jobs.enqueue(event_id)
+        print(json.dumps({"requeued": ids}))
+        return
+    for e in inbox.listing(companion.store, args.status):
+        print(json.dumps({"id": e.id, "kind": e.kind, "object_id": e.object_id, "status": e.status,
+                          "attempts": e.attempts, "last_error": e.last_error}))
+
+
+def _audit(args):
+    from service.companion import Companion
+    from service.settings import from_env
+    from service.views.admin import audit_rows
+    for r in audit_rows(Companion.build(from_env()).store, args.user):
+        print(json.dumps({"at": r.at.isoformat(), "action": r.action, "outcome": r.outcome,
+                          "auth0_user_id": r.auth0_user_id, "entra_object_id": r.entra_object_id,
+                          "reference": r.reference, "detail": r.detail}))
+
+
+def _sync(args):
+    from service import jobs
+    from service.companion import Companion
+    from service.settings import from_env
+    from service.sync import inbox
+    companion = Companion.build(from_env())
+    if args.what == "user" and not args.object_id:
+        sys.exit("give the Entra object id: python -m service sync user <object id>")
+    kind, oid = ("user", args.object_id) if args.what == "user" else (args.what, None)
+    event_id = inbox.record(companion.store, kind, oid, "cli")
+    jobs.enqueue(event_id)
+    print(json.dumps({"queued": event_id, "kind": kind}))
+
+
 def main(argv=None):
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m service", description="Entra Companion for Auth0")
@@ -45,6 +92,23 @@ def main(argv=None):
     box = sub.add_parser("sandbox", help="run the emulators and the companion until Ctrl-C")
     box.add_argument("--port", type=int, default=8000)
     box.set_defaults(run=_sandbox)
+    work = sub.add_parser("worker", help="run the sync worker (huey consumer + scheduler)")
+    work.add_argument("--threads", type=int, default=4)
+    work.add_argument("--redrive-after", type=float, default=120.0,
+                      help="seconds after which an unfinished event is queued again (default 120)")
+    work.set_defaults(run=_worker)
+    ev = sub.add_parser("events", help="list sync events by status, re-drive failed ones, approve held ones")
+    ev.add_argument("--status", default="failed", choices=["failed", "held", "queued", "running", "done"])
+    ev.add_argument("--requeue", type=int, nargs="+", metavar="ID")
+    ev.add_argument("--approve", type=int, nargs="+", metavar="ID")
+    ev.set_defaults(run=_events)
+    aud = sub.add_parser("audit", help="audit trail of one user (Auth0 user id or Entra object id)")
+    aud.add_argument("user")
+    aud.set_defaults(run=_audit)
+    syn = sub.add_parser("sync", help="queue a sync now: one Entra user, or a delta round, risk poll …")
+    syn.add_argument("what", choices=["user", "users_delta", "groups_delta", "risk_poll", "ensure_subscriptions"])
+    syn.add_argument("object_id", nargs="?", help="Entra object id (with 'user')")
+    syn.set_defaults(run=_sync)
     args = parser.parse_args(argv)
     args.run(args)
 

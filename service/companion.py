@@ -1,6 +1,7 @@
 """The process-wide objects the views use, built once from Settings."""
 import dataclasses
 
+from service import jobs
 from service.clients.auth0 import Auth0Client
 from service.clients.graph import GraphClient
 from service.db import Store
@@ -16,6 +17,7 @@ class Companion:
     graph: GraphClient
     auth0: Auth0Client
     provisioner: Provisioner
+    queue: object = None
     jwks: object = None
 
     @classmethod
@@ -24,5 +26,7 @@ class Companion:
         store = Store(settings.database_url)
         graph = GraphClient.from_settings(settings)
         auth0 = Auth0Client.from_settings(settings)
+        queue = jobs.make_queue(settings.queue_url)
+        jobs.register(queue)
         return cls(settings=settings, store=store, graph=graph, auth0=auth0,
-                   provisioner=Provisioner(settings, store, graph))
+                   provisioner=Provisioner(settings, store, graph), queue=queue)

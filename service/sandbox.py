@@ -152,8 +152,13 @@ def start_auth0(work_dir, *extra, validate=True):
     return Emulator("auth0", proc, url, True)
 
 
-def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000", **extra):
+def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000", queue_url=None, **extra):
     """Every variable the companion needs, pointing at the emulators."""
+    if queue_url is None:
+        import tempfile
+        folder = (os.path.dirname(database_url[len("sqlite:///"):]) if database_url.startswith("sqlite:///")
+                  else tempfile.mkdtemp(prefix="companion-queue-"))
+        queue_url = f"sqlite:///{folder}/queue.db"
     env = {
         "AUTH0_DOMAIN": AUTH0_DOMAIN, "AUTH0_CLIENT_ID": AUTH0_CLIENT_ID,
         "AUTH0_CLIENT_SECRET": AUTH0_CLIENT_SECRET, "AUTH0_API_BASE_URL": auth0.url,
@@ -164,7 +169,7 @@ def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000"
         "O365_DOMAIN": FEDERATED_DOMAIN, "O365_LICENSE_SKU": SKU_PART_NUMBER, "O365_USAGE_LOCATION": "GB",
         "OFFICE365_CLIENT_ID": OFFICE365_CLIENT_ID,
         "O365_DEEP_LINK_HOSTS": "contoso.sharepoint.com,outlook.office.com",
-        "DATABASE_URL": database_url, "LOG_LEVEL": "INFO",
+        "DATABASE_URL": database_url, "QUEUE_URL": queue_url, "LOG_LEVEL": "INFO",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -8,7 +8,9 @@ from urllib.parse import urlparse
 import pycountry
 
 # Names of settings whose values are secrets: never echoed in an error or a log line.
-SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET")
+SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET", "ADMIN_API_KEY",
+                "SLACK_WEBHOOK_URL", "SMTP_URL")
+SYNC_EVENT_SOURCES = ("webhook", "delta")
 DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
 # A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
 DEFAULT_IMMUTABLE_ID_NAMESPACE = "6b0f3c1e-2a7d-5f4e-9c1b-8d2e4f6a7b90"
@@ -55,11 +57,21 @@ class Settings:
     companion_api_audience: str | None = None
     dry_run: bool = False
     log_level: str = "INFO"
+    sync_config: str | None = None
+    queue_url: str = "sqlite:///var/queue.db"
+    sync_events: tuple = SYNC_EVENT_SOURCES
+    delta_interval_s: float = 300.0
+    risk_interval_s: float = 300.0
+    admin_api_key: str | None = None
+    slack_webhook_url: str | None = None
+    smtp_url: str | None = None
+    alert_email_from: str = "entra-companion@localhost"
+    alert_email_to: tuple = ()
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
-        return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret,
-                                 self.companion_secret) if v)
+        return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret, self.companion_secret,
+                                 self.admin_api_key, self.slack_webhook_url, self.smtp_url) if v)
 
 
 class _Reader:
@@ -204,6 +216,32 @@ def _read_o365(r):
     )
 
 
+def _read_sync(r):
+    sources = r.listing("SYNC_EVENTS") or SYNC_EVENT_SOURCES
+    bad = [s for s in sources if s not in SYNC_EVENT_SOURCES]
+    if bad:
+        r.problems.append(f"SYNC_EVENTS is malformed: expected a comma-separated subset of webhook,delta")
+    admin = r.get("ADMIN_API_KEY")
+    if admin:
+        r.check("ADMIN_API_KEY", len(admin) >= 24, "must be at least 24 characters long")
+    smtp = r.get("SMTP_URL")
+    if smtp:
+        r.check("SMTP_URL", urlparse(smtp).scheme in ("smtp", "smtps") and bool(urlparse(smtp).hostname),
+                "expected smtp://host:port or smtps://user:password@host:port")
+    return dict(
+        sync_config=_existing_file(r, "SYNC_CONFIG"),
+        queue_url=r.get("QUEUE_URL", "sqlite:///var/queue.db"),
+        sync_events=tuple(s for s in sources if s in SYNC_EVENT_SOURCES),
+        delta_interval_s=r.number("SYNC_DELTA_INTERVAL_S", 300.0),
+        risk_interval_s=r.number("RISK_POLL_INTERVAL_S", 300.0),
+        admin_api_key=admin,
+        slack_webhook_url=r.url("SLACK_WEBHOOK_URL", schemes=("https", "http")),
+        smtp_url=smtp,
+        alert_email_from=r.get("ALERT_EMAIL_FROM", "entra-companion@localhost"),
+        alert_email_to=r.listing("ALERT_EMAIL_TO"),
+    )
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -212,7 +250,7 @@ def is_country(code):
 def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
-    values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r)}
+    values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

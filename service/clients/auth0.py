@@ -218,6 +218,12 @@ class Auth0Client:
         """DELETE /users/{id}/refresh-tokens: revoke every refresh token of the user."""
         self._request("DELETE", f"/users/{_seg(user_id)}/refresh-tokens")
 
+    def password_change_ticket(self, user_id, ttl_sec=604800):
+        """POST /tickets/password-change: a link the person uses to set their own password."""
+        answer = self._request("POST", "/tickets/password-change",
+                               json={"user_id": user_id, "ttl_sec": ttl_sec, "mark_email_as_verified": True})
+        return (answer or {}).get("ticket")
+
     # -- roles -------------------------------------------------------------------------------------
 
     def list_roles(self, name_filter=None):

@@ -309,3 +309,47 @@ class GraphClient:
         missing = {"status": 502, "body": {"error": {"code": "MissingBatchResponse",
                                                      "message": "No answer for this request in $batch"}}}
         return {i: by_id.get(i, dict(missing, id=str(i))) for i in pending}
+
+    # -- lifecycle sync ----------------------------------------------------------------------------
+
+    def get_manager(self, user_id):
+        """GET /users/{id}/manager ($select id, userPrincipalName); NotFound when there is none."""
+        return self._request("GET", f"/users/{_seg(user_id)}/manager",
+                             params={"$select": "id,userPrincipalName"})
+
+    def get_deleted_item(self, object_id):
+        """GET /directory/deletedItems/{id}: a soft-deleted object (restorable for 30 days)."""
+        return self._request("GET", f"/directory/deletedItems/{_seg(object_id)}")
+
+    def restore_deleted_item(self, object_id):
+        """POST /directory/deletedItems/{id}/restore."""
+        return self._request("POST", f"/directory/deletedItems/{_seg(object_id)}/restore")
+
+    def delta_page(self, link_or_path, params=None):
+        """One page of a delta round: a path with params to start, or a nextLink/deltaLink to go on."""
+        return self._request("GET", link_or_path, params=params) or {}
+
+    def subscriptions(self):
+        """GET /subscriptions: this application's change-notification subscriptions."""
+        return list(self.iter_pages("/subscriptions"))
+
+    def create_subscription(self, body):
+        """POST /subscriptions (Graph validates notificationUrl before answering)."""
+        return self._request("POST", "/subscriptions", json=body)
+
+    def renew_subscription(self, sub_id, expires_iso):
+        """PATCH /subscriptions/{id} with a new expirationDateTime."""
+        return self._request("PATCH", f"/subscriptions/{_seg(sub_id)}", json={"expirationDateTime": expires_iso})
+
+    def reauthorize_subscription(self, sub_id):
+        """POST /subscriptions/{id}/reauthorize (answer to a reauthorizationRequired lifecycle event)."""
+        return self._request("POST", f"/subscriptions/{_seg(sub_id)}/reauthorize")
+
+    def delete_subscription(self, sub_id):
+        """DELETE /subscriptions/{id}."""
+        self._request("DELETE", f"/subscriptions/{_seg(sub_id)}")
+
+    def iter_risky_users(self, filter=None, top=500):
+        """Yield riskyUsers (Identity Protection, Entra ID P2), page by page."""
+        params = {"$top": str(top), **({"$filter": filter} if filter else {})}
+        return self.iter_pages("/identityProtection/riskyUsers", params)

@@ -1,0 +1,137 @@
+"""The sync mapping file (YAML): scope, group → roles, profile attributes, policies; reloaded on change."""
+import dataclasses
+import os
+import threading
+
+import yaml
+
+DEFAULT_ATTRIBUTES = {
+    "department": "department", "jobTitle": "jobTitle", "officeLocation": "officeLocation",
+    "businessPhones": "businessPhones", "mobilePhone": "mobilePhone", "employeeId": "employeeId",
+    "manager": "manager", "displayName": "displayName",
+}
+GRAPH_USER_FIELDS = {"department", "jobTitle", "officeLocation", "businessPhones", "mobilePhone", "employeeId",
+                     "manager", "displayName", "givenName", "surname", "mail", "companyName", "city", "country",
+                     "employeeType", "preferredLanguage", "userPrincipalName", "usageLocation", "state",
+                     "postalCode", "streetAddress", "faxNumber", "otherMails"}
+
+
+class SyncConfigError(ValueError):
+    """The mapping file is wrong; the message names the key and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncConfig:
+    """What the sync does, read from SYNC_CONFIG (all parts optional)."""
+
+    scope_groups: tuple = ()
+    connection: str | None = None
+    link_by_verified_email: bool = False
+    create_users: bool = True
+    roles: dict = dataclasses.field(default_factory=dict)         # group id → (role name, ...)
+    namespace: str = "entra"
+    attributes: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_ATTRIBUTES))
+    policies: dict = dataclasses.field(default_factory=dict)      # group id → {mfa, allowed_connections}
+    managed_connections: tuple = ()
+    delete_after_days: float | None = None
+    threshold: int = 500
+    risk_level: str = "high"
+
+    @property
+    def managed_roles(self):
+        """Every role name the mapping grants: the only roles the sync ever adds or removes."""
+        return frozenset(r for roles in self.roles.values() for r in roles)
+
+
+def _strings(value, key):
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SyncConfigError(f"{key} must be a list of strings")
+    return tuple(value)
+
+
+def _roles(raw):
+    if not isinstance(raw, dict):
+        raise SyncConfigError("roles must map an Entra group id to a list of Auth0 role names")
+    return {str(group): _strings(names, f"roles.{group}") for group, names in raw.items()}
+
+
+def _attributes(raw):
+    if raw is None:
+        return dict(DEFAULT_ATTRIBUTES)
+    if not isinstance(raw, dict):
+        raise SyncConfigError("profile.attributes must map app_metadata keys to Graph user properties")
+    unknown = sorted(v for v in raw.values() if v not in GRAPH_USER_FIELDS)
+    if unknown:
+        raise SyncConfigError(f"profile.attributes names {unknown[0]!r}, not a Graph user property we read; "
+                              f"use one of {', '.join(sorted(GRAPH_USER_FIELDS))}")
+    return dict(raw)
+
+
+def _policies(raw):
+    if not isinstance(raw, dict):
+        raise SyncConfigError("policies must map an Entra group id to {mfa, allowed_connections}")
+    out = {}
+    for group, policy in raw.items():
+        if not isinstance(policy, dict) or set(policy) - {"mfa", "allowed_connections"}:
+            raise SyncConfigError(f"policies.{group} may only hold mfa and allowed_connections")
+        if policy.get("mfa", "none") not in ("required", "none"):
+            raise SyncConfigError(f"policies.{group}.mfa must be 'required' or 'none'")
+        out[str(group)] = {"mfa": policy.get("mfa", "none"),
+                           "allowed_connections": _strings(policy.get("allowed_connections"),
+                                                           f"policies.{group}.allowed_connections")}
+    return out
+
+
+def parse(data):
+    """SyncConfig from the parsed YAML document; raise SyncConfigError naming the key."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise SyncConfigError("the sync config must be a mapping at the top level")
+    known = {"scope", "connection", "link_by_verified_email", "create_users", "roles", "profile", "policies",
+             "managed_connections", "deprovision", "risk"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise SyncConfigError(f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+    profile, deprov, risk = data.get("profile") or {}, data.get("deprovision") or {}, data.get("risk") or {}
+    threshold = deprov.get("threshold", 500)
+    if not isinstance(threshold, int) or threshold < 0:
+        raise SyncConfigError("deprovision.threshold must be a whole number ≥ 0")
+    level = risk.get("level", "high")
+    if level not in ("low", "medium", "high"):
+        raise SyncConfigError("risk.level must be low, medium or high")
+    return SyncConfig(
+        scope_groups=_strings((data.get("scope") or {}).get("groups"), "scope.groups"),
+        connection=data.get("connection"), link_by_verified_email=bool(data.get("link_by_verified_email")),
+        create_users=bool(data.get("create_users", True)), roles=_roles(data.get("roles") or {}),
+        namespace=str(profile.get("namespace", "entra")), attributes=_attributes(profile.get("attributes")),
+        policies=_policies(data.get("policies") or {}),
+        managed_connections=_strings(data.get("managed_connections"), "managed_connections"),
+        delete_after_days=deprov.get("delete_after_days"), threshold=threshold, risk_level=level,
+    )
+
+
+class ConfigFile:
+    """The mapping file, re-read when its modification time changes (no restart needed)."""
+
+    def __init__(self, path):
+        self.path, self._lock = path, threading.Lock()
+        self._mtime, self._config = None, SyncConfig()
+
+    def get(self):
+        """The current SyncConfig; a broken edit keeps the last good one and raises for the caller to log."""
+        if not self.path:
+            return self._config
+        mtime = os.stat(self.path).st_mtime_ns
+        with self._lock:
+            if mtime != self._mtime:
+                with open(self.path, encoding="utf-8") as fh:
+                    try:
+                        config = parse(yaml.safe_load(fh))
+                    except yaml.YAMLError as err:
+                        raise SyncConfigError(f"{self.path} is not valid YAML: {err}") from None
+                self._config, self._mtime = config, mtime
+            return self._config

@@ -1,0 +1,48 @@
+"""What sync handlers need: clients, store, the mapping file, and the dispatch table."""
+import threading
+
+from cachetools import TTLCache
+
+from service.clients.notify import Notifier
+from service.sync import delta, handlers, risk, subscriptions
+from service.sync.config import ConfigFile
+from service.sync.effects import ThresholdReached
+
+
+class SyncContext:
+    """Built once per process from the Companion; dispatches inbox events to handlers."""
+
+    def __init__(self, companion):
+        self.settings, self.store = companion.settings, companion.store
+        self.graph, self.auth0 = companion.graph, companion.auth0
+        self.dry_run = companion.settings.dry_run
+        self.config_file = ConfigFile(companion.settings.sync_config)
+        self._roles = TTLCache(maxsize=1, ttl=300)
+        self._lock = threading.Lock()
+        self.notifier = Notifier.from_settings(companion.settings)
+        self.handlers = {"user": handlers.sync_user, "users_delta": delta.users_round,
+                         "groups_delta": delta.groups_round, "risk_poll": risk.poll,
+                         "ensure_subscriptions": subscriptions.ensure_handler,
+                         "lifecycle": subscriptions.handle_lifecycle}
+
+    def config(self):
+        """The current mapping (reloaded when the file changes)."""
+        return self.config_file.get()
+
+    def role_ids(self):
+        """Auth0 role name → id, cached for five minutes."""
+        with self._lock:
+            if "ids" not in self._roles:
+                self._roles["ids"] = {r["name"]: r["id"] for r in self.auth0.list_roles()}
+            return self._roles["ids"]
+
+    def dispatch(self, event):
+        """Run the handler for an event kind; 'held' when the threshold stops it."""
+        handler = self.handlers[event.kind]
+        try:
+            return handler(self, event.object_id, dict(event.detail, event_id=event.id))
+        except ThresholdReached as why:
+            from service.sync.effects import Effects
+            Effects(self.auth0, self.graph, self.store, self.config())._audit(
+                "sync.threshold.reached", None, event.object_id, reason=str(why), event_id=event.id)
+            return "held"

@@ -1,0 +1,67 @@
+"""Operator endpoints (bearer ADMIN_API_KEY): audit by user, failed and held events, re-drive, approve."""
+import hmac
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import or_, select
+
+from service import jobs
+from service.models import AuditEvent
+from service.sync import inbox
+from service.views.errors import ApiError
+
+bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
+
+
+@bp.before_request
+def _require_admin():
+    key = current_app.extensions["companion"].settings.admin_api_key
+    if not key:
+        raise ApiError(404, "disabled", "Set ADMIN_API_KEY to enable the admin API.")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), key.encode()):
+        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <ADMIN_API_KEY>'.")
+
+
+@bp.get("/audit")
+def audit_query():
+    """Audit rows for one user (?user=<Auth0 user id or Entra object id>), newest first."""
+    who = request.args.get("user", "")
+    if not who:
+        raise ApiError(400, "missing_field", "Give ?user=<Auth0 user id or Entra object id>.", field="user")
+    return jsonify(audit=[_row(r) for r in audit_rows(current_app.extensions["companion"].store, who)])
+
+
+def audit_rows(store, who, limit=500):
+    """Audit rows that name the user on either side."""
+    with store.session() as session:
+        return session.scalars(select(AuditEvent).where(or_(AuditEvent.auth0_user_id == who,
+                                                            AuditEvent.entra_object_id == who))
+                               .order_by(AuditEvent.id.desc()).limit(limit)).all()
+
+
+def _row(r):
+    return {"at": r.at.isoformat(), "action": r.action, "outcome": r.outcome, "auth0_user_id": r.auth0_user_id,
+            "entra_object_id": r.entra_object_id, "reference": r.reference, "detail": r.detail}
+
+
+@bp.get("/events")
+def events():
+    """Inbox events by status (?status=failed|held|queued|done)."""
+    status = request.args.get("status", "failed")
+    rows = inbox.listing(current_app.extensions["companion"].store, status)
+    return jsonify(events=[{"id": e.id, "kind": e.kind, "object_id": e.object_id, "source": e.source,
+                            "status": e.status, "attempts": e.attempts, "last_error": e.last_error,
+                            "created_at": e.created_at.isoformat()} for e in rows])
+
+
+@bp.post("/events/requeue")
+def requeue():
+    """Re-drive failed events, or approve held ones ({"ids": [...], "approve": true})."""
+    body = request.get_json(silent=True) or {}
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise ApiError(400, "invalid_field", "ids must be a list of event ids.", field="ids")
+    done = inbox.requeue(current_app.extensions["companion"].store, ids, approved=bool(body.get("approve")))
+    for event_id in done:
+        jobs.enqueue(event_id)
+    return jsonify(requeued=done)

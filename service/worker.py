@@ -1,0 +1,59 @@
+"""`python -m service worker`: the huey consumer plus a scheduler for delta, risk and subscriptions."""
+import logging
+import threading
+import time
+
+from service import jobs
+from service.companion import Companion
+from service.db import migrate
+from service.sync import inbox
+from service.sync.context import SyncContext
+
+log = logging.getLogger("companion.worker")
+SUBSCRIPTION_CHECK_S = 3600.0
+
+
+class Scheduler(threading.Thread):
+    """Queues the periodic work as inbox events, and re-drives events whose job was lost."""
+
+    def __init__(self, ctx, redrive_after_s, tick_s=1.0):
+        super().__init__(name="scheduler", daemon=True)
+        s = ctx.settings
+        self.ctx, self.redrive_after_s, self.tick_s = ctx, redrive_after_s, tick_s
+        self.plan = []
+        if "delta" in s.sync_events and s.delta_interval_s > 0:
+            self.plan += [("users_delta", s.delta_interval_s), ("groups_delta", s.delta_interval_s)]
+        if s.risk_interval_s > 0:
+            self.plan.append(("risk_poll", s.risk_interval_s))
+        if "webhook" in s.sync_events:
+            self.plan.append(("ensure_subscriptions", SUBSCRIPTION_CHECK_S))
+        self.next_due = {kind: 0.0 for kind, _ in self.plan}
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.wait(self.tick_s):
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # the scheduler must outlive a database or queue hiccup
+                log.exception("scheduler tick failed")
+
+    def tick(self, now):
+        """Queue what is due; re-drive lost events."""
+        for kind, every in self.plan:
+            if now >= self.next_due[kind]:
+                self.next_due[kind] = now + every
+                jobs.enqueue(inbox.record(self.ctx.store, kind, None, "schedule"))
+        for event_id in inbox.redrive_stale(self.ctx.store, self.redrive_after_s):
+            log.warning("re-driving a lost job", extra={"fields": {"event_id": event_id}})
+            jobs.enqueue(event_id)
+
+
+def run(settings, threads=4, redrive_after_s=120.0):
+    """Start the consumer (blocks; SIGTERM/SIGINT stop it gracefully)."""
+    companion = Companion.build(settings)
+    migrate(companion.store.engine)
+    ctx = SyncContext(companion)
+    jobs.bind(ctx)
+    Scheduler(ctx, redrive_after_s).start()
+    consumer = companion.queue.create_consumer(workers=threads, worker_type="thread", periodic=False)
+    consumer.run()
