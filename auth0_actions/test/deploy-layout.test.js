@@ -30,12 +30,14 @@ test('every keyword in tenant.yaml has a mapping in config.example.json, and no 
 });
 
 test('each Action is node22, has no dependencies, one trigger, and the secrets its code requires', () => {
-  const required = { 'office365-provisioning.js': ['OFFICE365_CLIENT_ID', 'COMPANION_URL', 'COMPANION_SECRET'], 'office365-preprovision.js': ['COMPANION_URL', 'COMPANION_SECRET'] };
+  const required = { 'office365-provisioning.js': ['OFFICE365_CLIENT_ID', 'COMPANION_URL', 'COMPANION_SECRET'], 'office365-preprovision.js': ['COMPANION_URL', 'COMPANION_SECRET'], 'entra-policy.js': [], 'entra-profile-claims.js': [] };
   const found = actions();
   assert.deepEqual(found.map((a) => `${a.name}: ${a.trigger}`), [
     'office365-provisioning: post-login v3',
     'office365-preprovision: post-user-registration v2',
     'office365-preprovision-on-login: post-login v3',
+    'entra-policy: post-login v3',
+    'entra-profile-claims: post-login v3',
   ]);
   for (const action of found) {
     assert.equal(action.runtime, 'node22');
