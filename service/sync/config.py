@@ -1,10 +1,12 @@
 """The sync mapping file (YAML): scope, group → roles, profile attributes, policies; reloaded on change."""
 import dataclasses
+import logging
 import os
 import threading
 
 import yaml
 
+log = logging.getLogger("companion.sync.config")
 DEFAULT_ATTRIBUTES = {
     "department": "department", "jobTitle": "jobTitle", "officeLocation": "officeLocation",
     "businessPhones": "businessPhones", "mobilePhone": "mobilePhone", "employeeId": "employeeId",
@@ -119,19 +121,27 @@ class ConfigFile:
 
     def __init__(self, path):
         self.path, self._lock = path, threading.Lock()
-        self._mtime, self._config = None, SyncConfig()
+        self._mtime, self._config, self._good = None, SyncConfig(), False
 
     def get(self):
-        """The current SyncConfig; a broken edit keeps the last good one and raises for the caller to log."""
+        """The current SyncConfig; a broken edit is logged once and the last good mapping stays in force."""
         if not self.path:
             return self._config
         mtime = os.stat(self.path).st_mtime_ns
         with self._lock:
             if mtime != self._mtime:
-                with open(self.path, encoding="utf-8") as fh:
-                    try:
-                        config = parse(yaml.safe_load(fh))
-                    except yaml.YAMLError as err:
-                        raise SyncConfigError(f"{self.path} is not valid YAML: {err}") from None
-                self._config, self._mtime = config, mtime
+                try:
+                    self._config, self._good = self._read(), True
+                except SyncConfigError:
+                    if not self._good:
+                        raise  # nothing good to fall back on: the caller must see the error
+                    log.exception("SYNC_CONFIG edit refused; keeping the previous mapping")
+                self._mtime = mtime
             return self._config
+
+    def _read(self):
+        with open(self.path, encoding="utf-8") as fh:
+            try:
+                return parse(yaml.safe_load(fh))
+            except yaml.YAMLError as err:
+                raise SyncConfigError(f"{self.path} is not valid YAML: {err}") from None
