@@ -1,0 +1,135 @@
+"""sync_user against both emulators: create, offboard, re-enable, roles, profile, policy, safety."""
+from service.sync import handlers
+from tests.sync.conftest import AUTH0_DB
+
+
+def _mapping(**over):
+    base = {"connection": AUTH0_DB, "profile": {"namespace": "entra"}}
+    base.update(over)
+    return base
+
+
+def _the_auth0_user(world, entra_user):
+    (user,) = world.auth0_users(entra_user["mail"])
+    return user
+
+
+def test_new_entra_user_gets_an_auth0_user_with_profile_roles_and_policy(world):
+    alice = world.user("alice", department="Sales", jobTitle="Rep", employeeId="E1")
+    staff = world.group("Staff", alice)
+    admins = world.group("Admins", alice)
+    ctx = world.context(_mapping(roles={staff["id"]: ["Staff", "SharePoint Editors"], admins["id"]: ["Partner Admin"]},
+                                 policies={admins["id"]: {"mfa": "required"}}))
+    assert handlers.sync_user(ctx, alice["id"], {}) == "synced"
+    user = _the_auth0_user(world, alice)
+    meta = user["app_metadata"]["entra"]
+    assert (meta["department"], meta["jobTitle"], meta["employeeId"], meta["object_id"]) == (
+        "Sales", "Rep", "E1", alice["id"])
+    assert user["app_metadata"]["entra_policy"] == {"mfa": "required"}
+    roles = sorted(r["name"] for r in ctx.auth0.user_roles(user["user_id"]))
+    assert roles == ["Partner Admin", "SharePoint Editors", "Staff"]
+    assert world.audit(ctx, "auth0.user.created")[0].detail["password_ticket"] is True
+    # a second run changes nothing
+    before = len(world.audit(ctx))
+    assert handlers.sync_user(ctx, alice["id"], {}) == "synced"
+    assert len(world.audit(ctx)) == before
+
+
+def test_disabled_in_entra_blocks_and_revokes_then_re_enabling_lifts_only_our_block(world):
+    bob = world.user("bob")
+    ctx = world.context(_mapping())
+    handlers.sync_user(ctx, bob["id"], {})
+    world.entra.update_user(bob["id"], {"accountEnabled": False})
+    assert handlers.sync_user(ctx, bob["id"], {}) == "blocked"
+    user = _the_auth0_user(world, bob)
+    assert user["blocked"] is True and user["app_metadata"]["entra"]["blocked_by_companion"] is True
+    kinds = sorted(r["kind"] for r in world.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"])
+    assert kinds == ["refresh-tokens", "sessions"]
+    world.entra.update_user(bob["id"], {"accountEnabled": True})
+    assert handlers.sync_user(ctx, bob["id"], {}) == "synced"
+    assert _the_auth0_user(world, bob)["blocked"] is False
+
+
+def test_a_block_set_by_someone_else_is_not_lifted(world):
+    carol = world.user("carol")
+    ctx = world.context(_mapping())
+    handlers.sync_user(ctx, carol["id"], {})
+    uid = _the_auth0_user(world, carol)["user_id"]
+    ctx.auth0.update_user(uid, {"blocked": True})  # an admin's own block
+    handlers.sync_user(ctx, carol["id"], {})
+    assert _the_auth0_user(world, carol)["blocked"] is True
+
+
+def test_group_changes_move_only_managed_roles(world):
+    dan = world.user("dan")
+    staff, editors = world.group("Staff", dan), world.group("Editors")
+    ctx = world.context(_mapping(roles={staff["id"]: ["Staff"], editors["id"]: ["SharePoint Editors"]}))
+    handlers.sync_user(ctx, dan["id"], {})
+    uid = _the_auth0_user(world, dan)["user_id"]
+    manual = [r["id"] for r in ctx.auth0.list_roles() if r["name"] == "Partner Admin"]
+    ctx.auth0.assign_roles(uid, manual)  # given by hand; the mapping does not manage it
+    world.leave(staff, dan)
+    world.join(editors, dan)
+    handlers.sync_user(ctx, dan["id"], {})
+    names = sorted(r["name"] for r in ctx.auth0.user_roles(uid))
+    assert names == ["Partner Admin", "SharePoint Editors"]
+
+
+def test_profile_change_lands_in_app_metadata(world):
+    erin = world.user("erin", department="Ops")
+    ctx = world.context(_mapping())
+    handlers.sync_user(ctx, erin["id"], {})
+    world.entra.update_user(erin["id"], {"department": "Finance", "officeLocation": "Leeds"})
+    handlers.sync_user(ctx, erin["id"], {})
+    meta = _the_auth0_user(world, erin)["app_metadata"]["entra"]
+    assert (meta["department"], meta["officeLocation"]) == ("Finance", "Leeds")
+
+
+def test_users_the_companion_does_not_manage_are_never_changed(world):
+    frank = world.user("frank")
+    world.seed_auth0(email=frank["mail"], email_verified=False, connection=AUTH0_DB, password="Sandbox-pass-123!")
+    ctx = world.context(_mapping(create_users=False, link_by_verified_email=True))
+    assert handlers.sync_user(ctx, frank["id"], {}) == "not-managed"  # unverified email: no link
+    world.entra.update_user(frank["id"], {"accountEnabled": False})
+    assert handlers.sync_user(ctx, frank["id"], {}) == "not-managed"
+    assert _the_auth0_user(world, frank).get("blocked") in (None, False)
+
+
+def test_verified_email_links_and_two_candidates_are_reported_not_guessed(world):
+    gina = world.user("gina")
+    world.seed_auth0(email=gina["mail"], email_verified=True, connection=AUTH0_DB, password="Sandbox-pass-123!")
+    ctx = world.context(_mapping(create_users=False, link_by_verified_email=True))
+    assert handlers.sync_user(ctx, gina["id"], {}) == "synced"
+    assert world.audit(ctx, "auth0.user.linked")
+    hank = world.user("hank")
+    for connection in (AUTH0_DB, "google-oauth2"):
+        world.seed_auth0(email=hank["mail"], email_verified=True, connection=connection,
+                         **({"password": "Sandbox-pass-123!"} if connection == AUTH0_DB else {}))
+    assert handlers.sync_user(ctx, hank["id"], {}) == "ambiguous"
+    assert world.audit(ctx, "identity.ambiguous")
+
+
+def test_dry_run_changes_nothing_and_says_what_it_would_do(world):
+    ivy = world.user("ivy")
+    ctx = world.context(_mapping(), DRY_RUN="true")
+    handlers.sync_user(ctx, ivy["id"], {})
+    assert world.auth0_users(ivy["mail"]) == []
+    (row,) = world.audit(ctx, "auth0.user.created")
+    assert row.outcome == "dry-run"
+
+
+def test_the_threshold_stops_mass_blocking(world):
+    people = [world.user(f"mass{n}") for n in range(3)]
+    ctx = world.context(_mapping(deprovision={"threshold": 2}))
+    for p in people:
+        handlers.sync_user(ctx, p["id"], {})
+        world.entra.update_user(p["id"], {"accountEnabled": False})
+    outcomes = []
+    from service.sync.effects import ThresholdReached
+    for p in people:
+        try:
+            outcomes.append(handlers.sync_user(ctx, p["id"], {}))
+        except ThresholdReached:
+            outcomes.append("held")
+    assert outcomes == ["blocked", "blocked", "held"]
+    assert handlers.sync_user(ctx, people[2]["id"], {"approved": True}) == "blocked"
