@@ -41,8 +41,6 @@ class EventStreams:
     def __init__(self, domain, knobs):
         self.domain, self.knobs = domain, knobs  # knobs: a callable returning the live knob dict
         self.cond = threading.Condition()
-        self.http = requests.Session()
-        self.http.trust_env = False  # loopback receivers: no proxy or CA-bundle variables from the environment
         self.seq = itertools.count()
         self.generation, self.worker_generation = 0, -1
         self.streams, self.heap, self.inflight = {}, [], 0
@@ -161,18 +159,20 @@ class EventStreams:
 
     def _work(self, generation):
         """Deliver due jobs one at a time until a reset starts a new generation."""
-        while True:
-            with self.cond:
-                job = self._next_job(generation)
-                if job is None:
-                    return
-            outcome = self._post(job)
-            with self.cond:
-                if self.generation != generation:
-                    return
-                self.inflight -= 1
-                self._settle(job, outcome)
-                self.cond.notify_all()
+        with requests.Session() as http:  # one per thread: a worker of the last generation may still be posting
+            http.trust_env = False  # loopback receivers: no proxy or CA-bundle variables from the environment
+            while True:
+                with self.cond:
+                    job = self._next_job(generation)
+                    if job is None:
+                        return
+                outcome = self._post(http, job)
+                with self.cond:
+                    if self.generation != generation:
+                        return
+                    self.inflight -= 1
+                    self._settle(job, outcome)
+                    self.cond.notify_all()
 
     def _next_job(self, generation):
         """Wait for the earliest due job and claim it (caller holds the lock); None after a reset."""
@@ -191,13 +191,14 @@ class EventStreams:
             return job
         return None
 
-    def _post(self, job):
+    @staticmethod
+    def _post(http, job):
         """One HTTP attempt (no lock held): `{"status": n}` or `{"error": "<exception name>"}`."""
         headers = {"Content-Type": "application/json"}
         if job["auth"]:
             headers["Authorization"] = job["auth"]
         try:
-            resp = self.http.post(job["url"], data=json.dumps(job["event"]), headers=headers, timeout=job["timeout"],
+            resp = http.post(job["url"], data=json.dumps(job["event"]), headers=headers, timeout=job["timeout"],
                                   allow_redirects=False)
             resp.close()
             return {"status": resp.status_code}
