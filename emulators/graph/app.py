@@ -9,9 +9,11 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulators.graph import auth, batch, control, directory, groups, licences, users
+from emulators.graph import (auth, batch, control, delta, directory, groups, invitations, licences, risk,
+                             subscriptions, users)
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.faults import Faults
+from emulators.graph.notify import Delivery
 from emulators.graph.routing import MAX_BODY, Ctx, Reply
 from emulators.graph.schema import Schema
 from emulators.graph.seed import seed_store
@@ -20,7 +22,10 @@ from emulators.graph.stats import Stats
 from emulators.graph.throttle import Budget, cost
 from emulators.graph.tokens import TokenIssuer, TrustedCertificate
 
-GRAPH_ROUTES = users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTES + batch.ROUTES
+GRAPH_ROUTES = (users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTES + batch.ROUTES + delta.ROUTES
+                + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES)
+CONTROL_ROUTES = (control.ROUTES + delta.CONTROL_ROUTES + directory.CONTROL_ROUTES + groups.CONTROL_ROUTES
+                  + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES)
 
 
 class Router:
@@ -51,14 +56,18 @@ class GraphApp:
         self.schema = Schema(config.spec_path)
         self.issuer = TokenIssuer(config.tenant_id, config.client_id)
         self.trusted_certificate = TrustedCertificate(config.client_cert_pem) if config.client_cert_pem else None
-        self.graph, self.entra, self.control = Router(GRAPH_ROUTES), Router(auth.ROUTES), Router(control.ROUTES)
+        self.graph, self.entra, self.control = Router(GRAPH_ROUTES), Router(auth.ROUTES), Router(CONTROL_ROUTES)
         self.faults, self.stats = Faults(), Stats()
+        self.delivery = Delivery(self.stats, lambda: self.knobs.delivery_settings())
         self.spec = SpecCheck(config.spec_path) if config.validate_spec else None
         self.reset()
 
     def reset(self):
-        """Default sandbox data, knobs back to start-up values, faults and counters cleared."""
-        self.store = seed_store(self.config)
+        """Default sandbox data, knobs back to start-up values, faults, counters and deliveries cleared."""
+        self.delivery.clear()
+        store = seed_store(self.config)
+        store.changes.listeners.append(lambda entry: subscriptions.on_change(self, store, entry))
+        self.store = store
         self.knobs = control.Knobs(self.config)
         self.budgets = {}
         self.faults.clear()

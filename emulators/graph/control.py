@@ -1,29 +1,51 @@
-"""/_emulator/*: health, run-time knobs, faults, reset, state, stats, spec violations, bulk seeding."""
+"""/_emulator/*: health, run-time knobs, faults, reset, state, stats, spec violations, bulk seeding.
+
+Feature modules add their own control calls (their CONTROL_ROUTES).
+"""
 import base64
 import uuid
 
+from emulators.graph import subscriptions
 from emulators.graph.errors import GraphError
 from emulators.graph.routing import Reply, Route
 from emulators.graph.catalog import SKUS
 from emulators.graph.users import build_user
 
-KNOBS = ("latency_ms", "replication_lag_s", "ru_per_10s", "token_lifetime_s")
+# name -> (type, minimum). The lifecycle-sync knobs start from sandbox defaults, not CLI flags.
+KNOBS = {"latency_ms": (float, 0), "replication_lag_s": (float, 0), "ru_per_10s": (int, 0),
+         "token_lifetime_s": (int, 0), "delta_page_size": (int, 1), "delta_token_lifetime_s": (float, 0),
+         "deliver_notifications": (bool, None), "notification_delay_s": (float, 0),
+         "notification_retry_s": (float, 0), "notification_max_attempts": (int, 1),
+         "notification_timeout_s": (float, 0), "risk_throttle": (bool, None)}
 MAX_BULK = 200_000
 
 
 class Knobs:
-    """Run-time settings; they start from the CLI values and return to them on reset."""
+    """Run-time settings; they start from the CLI values (or defaults) and return to them on reset."""
 
     def __init__(self, config):
         self.latency_ms = float(config.latency_ms)
         self.replication_lag_s = float(config.replication_lag_s)
         self.ru_per_10s = int(config.ru_per_10s)
         self.token_lifetime_s = 3599  # what Entra issues for app-only Graph tokens
+        self.delta_page_size = 200
+        self.delta_token_lifetime_s = 7 * 24 * 3600.0  # directory objects' delta tokens live 7 days (facts §5)
+        self.deliver_notifications = True
+        self.notification_delay_s = 0.0
+        # Graph retries with back-off for up to 4 hours (facts §6.4); the sandbox scales that down.
+        self.notification_retry_s = 1.0
+        self.notification_max_attempts = 6
+        self.notification_timeout_s = 10.0  # handshake answer and notification answer deadline (facts §6.2)
+        self.risk_throttle = False
 
     def as_dict(self, store):
         out = {name: getattr(self, name) for name in KNOBS}
         out["seats"] = {sku["skuPartNumber"]: sku["prepaidUnits"]["enabled"] for sku in store.skus.values()}
         return out
+
+    def delivery_settings(self):
+        """(retry_s, timeout_s, max_attempts) for the notification worker."""
+        return self.notification_retry_s, self.notification_timeout_s, self.notification_max_attempts
 
 
 def _bad(message):
@@ -39,22 +61,32 @@ def get_config(ctx):
 
 
 def patch_config(ctx):
-    """Change knobs: latency_ms, replication_lag_s, ru_per_10s, token_lifetime_s, seats."""
+    """Change knobs (see KNOBS) and seats; nothing changes when one value is refused."""
     body = ctx.json()
     app = ctx.app
-    for key, value in body.items():
-        if key == "seats":
-            _set_seats(ctx.store, value)
-            continue
-        if key not in KNOBS:
-            raise _bad(f"Unknown knob '{key}'; known: {', '.join(KNOBS + ('seats',))}.")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise _bad(f"Knob '{key}' must be a number >= 0.")
-        setattr(app.knobs, key, int(value) if key in ("ru_per_10s", "token_lifetime_s") else float(value))
+    values = {key: _knob_value(key, value) for key, value in body.items() if key != "seats"}
+    if "seats" in body:
+        _set_seats(ctx.store, body["seats"])
+    for key, value in values.items():
+        setattr(app.knobs, key, value)
     ctx.store.replication_lag_s = app.knobs.replication_lag_s
     for budget in list(app.budgets.values()):
         budget.limit = app.knobs.ru_per_10s
     return Reply(200, app.knobs.as_dict(ctx.store))
+
+
+def _knob_value(key, value):
+    """A knob's new value, converted to its type; 400 for unknown knobs and bad values."""
+    if key not in KNOBS:
+        raise _bad(f"Unknown knob '{key}'; known: {', '.join(list(KNOBS) + ['seats'])}.")
+    kind, minimum = KNOBS[key]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise _bad(f"Knob '{key}' must be true or false.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise _bad(f"Knob '{key}' must be a number >= {minimum}.")
+    return kind(value)
 
 
 def _set_seats(store, value):
@@ -104,7 +136,10 @@ def state(ctx):
                  for uid in store.ids]
         groups = [dict(store.groups[gid], _members=list(store.members[gid])) for gid in store.group_ids]
         body = {"users": users, "deletedItems": list(store.deleted.values()), "groups": groups,
-                "subscribedSkus": list(store.skus.values()), "domains": list(store.domains.values())}
+                "subscribedSkus": list(store.skus.values()), "domains": list(store.domains.values()),
+                "subscriptions": subscriptions.state(ctx), "riskyUsers": list(store.risky_users.values()),
+                "riskDetections": list(store.risk_detections.values()), "invitations": list(store.invitations),
+                "changeVersion": store.changes.version}
     return Reply(200, body)
 
 

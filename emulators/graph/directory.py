@@ -61,6 +61,12 @@ def purge(ctx, oid):
     return Reply(204)
 
 
+def purge_control(ctx, oid):
+    """POST /_emulator/users/{id}/purge: what the 30-day expiry of deleted items does, on demand."""
+    purge(ctx, oid)
+    return Reply(200, {"purged": oid})
+
+
 def get_manager(ctx, key):
     """GET /users/{id}/manager (404 when none is set)."""
     user = load_user(ctx, key)
@@ -104,3 +110,4 @@ ROUTES = [
     Route("PUT", "/v1.0/users/<key>/manager/$ref", set_manager),
     Route("DELETE", "/v1.0/users/<key>/manager/$ref", remove_manager),
 ]
+CONTROL_ROUTES = [Route("POST", "/_emulator/users/<oid>/purge", purge_control)]

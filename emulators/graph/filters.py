@@ -9,6 +9,7 @@ Grammar (the subset Microsoft Graph serves for users and groups, Learn `graph/fi
 String literals are quoted with ' and a quote inside one is doubled (Learn `graph/query-parameters`).
 """
 import re
+from datetime import datetime, timezone
 
 from emulators.graph.errors import GraphError, unsupported_query
 
@@ -250,6 +251,12 @@ class _Compiler:
         getter, field, label, literal = self.property_side(left, right, scope)
         if op == "ne" or (literal is None and op != "eq"):
             self.need_advanced("ne", label)
+        if field.fmt == "date-time" and literal is not None:
+            # Compare instants, not text: "…:00Z" and "…:00.5Z" do not order as strings do.
+            want, raw = _instant(literal), getter
+            if want is None:
+                raise GraphError(400, "BadRequest", f"Invalid filter clause: '{literal}' is not a DateTimeOffset.")
+            getter, literal = (lambda obj: _instant(raw(obj))), want
         want = _normalise(literal)
         if op in ("eq", "ne"):
             equal = lambda obj: _normalise(getter(obj)) == want  # noqa: E731
@@ -300,6 +307,17 @@ def _chain(getter, name):
     if getter is None:
         return lambda obj: obj.get(name)
     return lambda obj: (getter(obj) or {}).get(name)
+
+
+def _instant(value):
+    """A timezone-aware datetime from Graph's DateTimeOffset text, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _normalise(value):

@@ -4,12 +4,18 @@ Membership lists are directoryObject collections whose items carry `@odata.type`
 `group-list-members`, `user-list-memberof`); RU costs per facts §10.
 """
 import bisect
+import uuid
 
 from emulators.graph import odata
 from emulators.graph.errors import GraphError, bad_request, not_found
 from emulators.graph.filters import compile_filter
 from emulators.graph.routing import Reply, Route
+from emulators.graph.seed import group_record
 from emulators.graph.users import load_user
+
+# Set by the directory; a control body may not change them.
+GROUP_READ_ONLY = {"id", "createdDateTime", "deletedDateTime", "securityIdentifier", "onPremisesSyncEnabled",
+                   "onPremisesSecurityIdentifier"}
 
 PAGING = ("$select", "$top", "$skiptoken")
 
@@ -169,4 +175,47 @@ ROUTES = [
     Route("DELETE", "/v1.0/groups/<gid>/members/<member_id>/$ref", remove_member),
     Route("GET", "/v1.0/users/<key>/memberOf", member_of, ru=2, entity="directoryObject"),
     Route("GET", "/v1.0/users/<key>/transitiveMemberOf", transitive_member_of, ru=2, entity="directoryObject"),
+]
+
+
+# --- control calls: the product never writes groups through Graph, so tests make and change them here ---
+def _group_changes(ctx, body):
+    """The writable properties of a control body, type-checked against microsoft.graph.group."""
+    changes = {k: v for k, v in body.items() if k not in GROUP_READ_ONLY and k != "members"}
+    ctx.app.schema.check_object("group", changes)
+    name = changes.get("displayName", "x")
+    if not isinstance(name, str) or not name.strip():
+        raise bad_request("Invalid value specified for property 'displayName' of resource 'Group'.")
+    return changes
+
+
+def create_group_control(ctx):
+    """POST /_emulator/groups {"displayName", ..., "members": [ids]} -> 201 + the group."""
+    body = ctx.json()
+    changes = _group_changes(ctx, body)
+    members = body.get("members") or []
+    if "displayName" not in changes or not isinstance(members, list):
+        raise bad_request("displayName is required and members must be a list of object ids.")
+    group = dict(group_record(str(uuid.uuid4()), changes["displayName"]), **changes)
+    with ctx.store.lock:
+        for member in members:
+            if not isinstance(member, str) or ctx.store.directory_object(member) is None:
+                raise not_found(str(member))
+        ctx.store.add_group(group, members)
+    return Reply(201, dict(group, _members=list(members)))
+
+
+def update_group_control(ctx, gid):
+    """PATCH /_emulator/groups/{id} {"displayName": ...} -> 200 + the group."""
+    changes = _group_changes(ctx, ctx.json())
+    with ctx.store.lock:
+        group = load_group(ctx, gid)
+        updated = dict(group, **changes)
+        ctx.store.replace_group(group, updated)
+    return Reply(200, updated)
+
+
+CONTROL_ROUTES = [
+    Route("POST", "/_emulator/groups", create_group_control),
+    Route("PATCH", "/_emulator/groups/<gid>", update_group_control),
 ]

@@ -57,11 +57,12 @@ def seed_store(config):
     store.managers[OBRIEN_ID] = ADMIN_ID
     for gid, name, members in ((PLATFORM_ID, "Platform Team", [LEE_ID]),
                                (ENGINEERING_ID, "Engineering", [OBRIEN_ID, PLATFORM_ID])):
-        store.add_group(_group(gid, name), members)
+        store.add_group(group_record(gid, name), members)
     return store
 
 
-def _group(gid, name):
+def group_record(gid, name):
+    """A security group as the directory stores it (seeded ones and those made by control calls)."""
     nick = name.lower().replace(" ", "-")
     return {"id": gid, "displayName": name, "description": f"{name} (sandbox)", "mailNickname": nick,
             "mail": None, "mailEnabled": False, "securityEnabled": True, "groupTypes": [],

@@ -1,4 +1,4 @@
-"""Counters of served requests by route template, resource units spent and throttled answers."""
+"""Counters of served requests by route template, resource units spent, throttled answers and webhooks."""
 import collections
 import threading
 
@@ -13,6 +13,8 @@ class Stats:
     def clear(self):
         with self._lock:
             self.requests, self.ru, self.throttled = collections.Counter(), 0, 0
+            # posts, delivered, failed_posts, dropped, suppressed (deliver_notifications off), lifecycle
+            self.notifications = collections.Counter()
 
     def request(self, key):
         with self._lock:
@@ -26,6 +28,12 @@ class Stats:
         with self._lock:
             self.throttled += 1
 
+    def count(self, name, n=1):
+        """Add to a change-notification counter."""
+        with self._lock:
+            self.notifications[name] += n
+
     def snapshot(self):
         with self._lock:
-            return {"requests": dict(self.requests), "ru": self.ru, "throttled": self.throttled}
+            return {"requests": dict(self.requests), "ru": self.ru, "throttled": self.throttled,
+                    "notifications": dict(self.notifications)}

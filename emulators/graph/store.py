@@ -7,8 +7,10 @@ objects are replaced, never changed in place, so a response built from them is a
 import bisect
 import threading
 import time
+import uuid
 from datetime import datetime, timezone
 
+from emulators.graph.changes import ChangeLog
 from emulators.graph.errors import conflict
 
 # Properties kept unique across the tenant, with the index key they use.
@@ -18,6 +20,11 @@ UNIQUE = {"userPrincipalName": str.lower, "onPremisesImmutableId": str.lower}
 def now_iso():
     """Current UTC time the way Graph writes it."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def changed_properties(old, new):
+    """Names of the properties whose values differ between two versions of an object."""
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
 
 
 class Store:
@@ -35,11 +42,23 @@ class Store:
         self.managers = {}
         self.domains, self.skus = {}, {}
         self.initial_domain = None
+        # Lifecycle-sync state: change log, delta-token validity, subscriptions, risk, invitations.
+        self.changes = ChangeLog()
+        self.epoch = uuid.uuid4().hex[:12]  # delta tokens of another store (before a reset) are void
+        self.delta_generation, self.delta_cache = 0, {}
+        self.subscriptions = {}
+        self.risky_users, self.risk_detections = {}, {}
+        self.risk_last_call = None  # for Identity Protection's 1 request/s limit
+        self.invitations = []
 
     # --- visibility (replication lag, facts §3) ---
     def visible(self, uid):
         """Whether reads may see the user yet: its write is older than the replication lag."""
         return self.clock() - self.born.get(uid, float("-inf")) >= self.replication_lag_s
+
+    def lag_remaining(self, uid):
+        """Seconds until reads may see the user (0 when they already can)."""
+        return max(0.0, self.born.get(uid, float("-inf")) + self.replication_lag_s - self.clock())
 
     def user(self, key, include_lagging=False):
         """The active user with this id or userPrincipalName, or None."""
@@ -66,6 +85,7 @@ class Store:
             self.users[user["id"]] = user
             self.born[user["id"]] = self.clock() if born is None else born
             bisect.insort(self.ids, user["id"])
+            self.changes.append("user", [user["id"]], "created", user)
 
     def add_users(self, users):
         """Insert many users at once (already visible); one sort instead of N inserts."""
@@ -77,6 +97,7 @@ class Store:
                 self.users[user["id"]] = user
             self.ids.extend(u["id"] for u in users)
             self.ids.sort()
+            self.changes.append("user", [u["id"] for u in users], "created", users[0] if users else ())
 
     def replace_user(self, old, new):
         """Swap a user's stored object for an updated copy, keeping indexes in step."""
@@ -85,6 +106,9 @@ class Store:
             self._unindex(old)
             self._index(new)
             self.users[new["id"]] = new
+            props = changed_properties(old, new)
+            if props:
+                self.changes.append("user", [new["id"]], "updated", props)
 
     def soft_delete(self, uid):
         """Move a user to deleted items; it keeps its unique values until purged."""
@@ -93,6 +117,8 @@ class Store:
             self.ids.pop(bisect.bisect_left(self.ids, uid))
             self.deleted[uid] = dict(user, deletedDateTime=now_iso())
             self.adjust_consumed(user, -1)  # a deleted user's licences are free for others
+            self.changes.append("user", [uid], "deleted", ("deletedDateTime",))
+            self._log_memberships(uid, "removed")  # kept for a restore, but no longer listed
             return self.deleted[uid]
 
     def restore(self, uid):
@@ -103,6 +129,8 @@ class Store:
             self.born.pop(uid, None)
             bisect.insort(self.ids, uid)
             self.adjust_consumed(user, +1)
+            self.changes.append("user", [uid], "restored", ("deletedDateTime",))
+            self._log_memberships(uid, "added")
             return user
 
     def purge(self, uid):
@@ -116,6 +144,12 @@ class Store:
             self.managers.pop(uid, None)
             for report in [r for r, m in self.managers.items() if m == uid]:
                 del self.managers[report]
+            self.changes.append("user", [uid], "purged")
+
+    def _log_memberships(self, uid, change):
+        """One group-members entry per group the user is a direct member of."""
+        for gid in sorted(self.member_of.get(uid, ())):
+            self.changes.append("group", [gid], "members", members=[(uid, "user", change)])
 
     def adjust_consumed(self, user, delta):
         """Count the user's licences in (delta=+1) or out of (-1) their SKUs' consumedUnits."""
@@ -152,8 +186,17 @@ class Store:
             self.groups[group["id"]] = group
             bisect.insort(self.group_ids, group["id"])
             self.members[group["id"]] = []
+            self.changes.append("group", [group["id"]], "created", group)
             for member in member_ids:
                 self.add_member(group["id"], member)
+
+    def replace_group(self, old, new):
+        """Swap a group's stored object for an updated copy."""
+        with self.lock:
+            self.groups[new["id"]] = new
+            props = changed_properties(old, new)
+            if props:
+                self.changes.append("group", [new["id"]], "updated", props)
 
     def add_member(self, gid, member_id):
         """Add a direct member (idempotent)."""
@@ -161,6 +204,8 @@ class Store:
             if member_id not in self.members[gid]:
                 self.members[gid] = self.members[gid] + [member_id]
                 self.member_of.setdefault(member_id, set()).add(gid)
+                kind = "group" if member_id in self.groups else "user"
+                self.changes.append("group", [gid], "members", members=[(member_id, kind, "added")])
 
     def remove_member(self, gid, member_id):
         """Remove a direct member; False when it was not one."""
@@ -169,6 +214,8 @@ class Store:
                 return False
             self.members[gid] = [m for m in self.members[gid] if m != member_id]
             self.member_of.get(member_id, set()).discard(gid)
+            kind = "group" if member_id in self.groups else "user"
+            self.changes.append("group", [gid], "members", members=[(member_id, kind, "removed")])
             return True
 
     def directory_object(self, oid):
