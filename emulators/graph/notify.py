@@ -92,10 +92,11 @@ class Delivery:
         self._thread = None
         self._http = _session()
 
-    def enqueue(self, item):
-        """Queue one notification (starts the worker on first use)."""
+    def enqueue(self, *items):
+        """Queue notifications at once, so that they can share a POST (starts the worker on first use)."""
         with self._cond:
-            heapq.heappush(self._heap, (item.due, item.seq, item))
+            for item in items:
+                heapq.heappush(self._heap, (item.due, item.seq, item))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="graph-notify", daemon=True)
                 self._thread.start()

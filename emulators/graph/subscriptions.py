@@ -239,17 +239,18 @@ def on_change(app, store, entry):
     change_type = "deleted" if entry.event == "purged" else "updated"
     now = datetime.now(timezone.utc)
     subs = [s for s in store.subscriptions.values() if s.expires > now and change_type in s.types]
-    for oid in entry.oids:
-        for sub in subs:
-            if sub.covers(entry, oid):
-                _queue(app, store, sub, entry.kind, oid, change_type)
-
-
-def _queue(app, store, sub, kind, oid, change_type):
-    """One notification; held while the user is hidden by replication lag; dropped when delivery is off."""
-    if not app.knobs.deliver_notifications:
-        app.stats.count("suppressed")
+    items = [_item(app, store, sub, entry.kind, oid, change_type)
+             for oid in entry.oids for sub in subs if sub.covers(entry, oid)]
+    if not items:
         return
+    if not app.knobs.deliver_notifications:
+        app.stats.count("suppressed", len(items))
+        return
+    app.delivery.enqueue(*items)
+
+
+def _item(app, store, sub, kind, oid, change_type):
+    """One notification, held while its user is hidden by replication lag."""
     segment = "Users" if kind == "user" else "Groups"
     payload = {"id": str(uuid.uuid4()), "subscriptionId": sub.body["id"],
                "subscriptionExpirationDateTime": sub.body["expirationDateTime"],
@@ -259,7 +260,7 @@ def _queue(app, store, sub, kind, oid, change_type):
                                 "id": oid}}
     ready = (lambda: store.lag_remaining(oid)) if kind == "user" else None
     due = time.monotonic() + app.knobs.notification_delay_s
-    app.delivery.enqueue(Item(sub.body["notificationUrl"], "change", payload, sub.body["id"], due, ready))
+    return Item(sub.body["notificationUrl"], "change", payload, sub.body["id"], due, ready)
 
 
 # --- control calls ---
