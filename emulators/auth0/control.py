@@ -19,6 +19,7 @@ KNOB_TYPES = {"latency_ms": (int, float), "rate_limit": (int, float), "search_la
               "scopes": (str,), "token_lifetime_s": (int,), "export_link_ttl_s": (int, float),
               "job_pending_polls": (int,), "deliver_events": (bool,), "stream_retry_s": (int, float),
               "stream_timeout_s": (int, float)}
+POSITIVE_KNOBS = ("rate_limit", "stream_timeout_s")  # zero would mean "never" / "no time at all"
 FLUSH_TIMEOUT_S = 60.0
 
 
@@ -50,7 +51,7 @@ def patch_config(emu, req):
             raise Auth0Error(400, f"unknown knob {name!r}; known: {sorted(KNOB_TYPES)}")
         if isinstance(value, bool) != (KNOB_TYPES[name] == (bool,)) or not isinstance(value, KNOB_TYPES[name]):
             raise Auth0Error(400, f"knob {name!r} has the wrong type")
-        if name not in ("scopes", "deliver_events") and value < (0.001 if name in ("rate_limit", "stream_timeout_s") else 0):
+        if name not in ("scopes", "deliver_events") and value < (0.001 if name in POSITIVE_KNOBS else 0):
             raise Auth0Error(400, f"knob {name!r} is out of range")
     emu.knobs.update(changes)
     if "rate_limit" in changes:
