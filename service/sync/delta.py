@@ -7,7 +7,7 @@ from service.sync import inbox
 
 log = logging.getLogger("companion.sync.delta")
 USER_DELTA_SELECT = "id,accountEnabled,userPrincipalName,mail,displayName,department,jobTitle,officeLocation," \
-                    "businessPhones,mobilePhone,employeeId,manager"
+                    "businessPhones,mobilePhone,employeeId"
 START = {"users": ("/users/delta", {"$select": USER_DELTA_SELECT}),
          "groups": ("/groups/delta", {"$select": "displayName,members"})}
 
