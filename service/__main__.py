@@ -106,7 +106,8 @@ def main(argv=None):
     aud.add_argument("user")
     aud.set_defaults(run=_audit)
     syn = sub.add_parser("sync", help="queue a sync now: one Entra user, or a delta round, risk poll …")
-    syn.add_argument("what", choices=["user", "users_delta", "groups_delta", "risk_poll", "ensure_subscriptions"])
+    syn.add_argument("what", choices=["user", "users_delta", "groups_delta", "risk_poll", "ensure_subscriptions",
+                                      "escalate"])
     syn.add_argument("object_id", nargs="?", help="Entra object id (with 'user')")
     syn.set_defaults(run=_sync)
     args = parser.parse_args(argv)

@@ -11,6 +11,7 @@ from service.sync.context import SyncContext
 
 log = logging.getLogger("companion.worker")
 SUBSCRIPTION_CHECK_S = 3600.0
+ESCALATION_CHECK_S = 3600.0
 
 
 class Scheduler(threading.Thread):
@@ -27,6 +28,8 @@ class Scheduler(threading.Thread):
             self.plan.append(("risk_poll", s.risk_interval_s))
         if "webhook" in s.sync_events:
             self.plan.append(("ensure_subscriptions", SUBSCRIPTION_CHECK_S))
+        if s.sync_config:
+            self.plan.append(("escalate", ESCALATION_CHECK_S))
         self.next_due = {kind: 0.0 for kind, _ in self.plan}
         self.stopping = threading.Event()
 

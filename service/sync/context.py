@@ -4,7 +4,7 @@ import threading
 from cachetools import TTLCache
 
 from service.clients.notify import Notifier
-from service.sync import delta, handlers, risk, subscriptions
+from service.sync import delta, escalate, handlers, risk, subscriptions
 from service.sync.config import ConfigFile
 from service.sync.effects import ThresholdReached
 
@@ -23,7 +23,7 @@ class SyncContext:
         self.handlers = {"user": handlers.sync_user, "users_delta": delta.users_round,
                          "groups_delta": delta.groups_round, "risk_poll": risk.poll,
                          "ensure_subscriptions": subscriptions.ensure_handler,
-                         "lifecycle": subscriptions.handle_lifecycle}
+                         "lifecycle": subscriptions.handle_lifecycle, "escalate": escalate.run}
 
     def config(self):
         """The current mapping (reloaded when the file changes)."""

@@ -114,6 +114,51 @@ def test_delta_path_blocks_a_disabled_user_with_sessions_revoked(make_stack):
     _offboarding_round_trip(stack)
 
 
+def test_duplicate_reordered_and_forged_notifications_change_nothing_wrongly(make_stack):
+    from service.sync.subscriptions import client_state
+    stack = make_stack(SYNC_EVENTS="webhook").start_worker()
+    stack.cli("sync", "ensure_subscriptions")
+    alice, user = _offboarding_round_trip(stack)
+    genuine = client_state(from_env(stack.env))
+    note = {"changeType": "updated", "resource": f"Users/{alice['id']}", "clientState": genuine,
+            "resourceData": {"@odata.type": "#Microsoft.Graph.User", "id": alice["id"]}}
+    http = stack.entra.session
+    for body in ({"value": [note, note]}, {"value": [note]},  # duplicates, and a late (reordered) copy
+                 {"value": [dict(note, clientState="forged")]}):
+        assert http.post(f"{stack.url}/v1/events/graph", json=body, timeout=10).status_code == 202
+    time.sleep(3)
+    assert stack.auth0_user(alice["mail"])["blocked"] is True
+    blocks = [a for a in stack.audit(user["user_id"]) if a["action"] == "auth0.user.blocked"]
+    assert len(blocks) == 1
+    forged = http.post(f"{stack.url}/v1/events/graph", timeout=10,
+                       json={"value": [dict(note, clientState="forged", resource="Users/someone-else")]})
+    assert forged.status_code == 202 and "someone-else" not in stack.cli("events", "--status", "done")
+
+
+def test_profile_change_lands_in_app_metadata_through_the_worker(make_stack):
+    stack = make_stack(SYNC_EVENTS="delta", SYNC_DELTA_INTERVAL_S="1").start_worker()
+    fay = stack.user("fay")
+    stack.wait(lambda: stack.auth0_user(fay["mail"]), what="Auth0 user created")
+    stack.entra.update_user(fay["id"], {"jobTitle": "Auditor", "department": "Risk"})
+    meta = stack.wait(lambda: ((stack.auth0_user(fay["mail"]) or {}).get("app_metadata", {})
+                               .get("entra", {}).get("jobTitle") == "Auditor") and stack.auth0_user(fay["mail"]),
+                      what="profile synced")
+    assert meta["app_metadata"]["entra"]["department"] == "Risk"
+
+
+def test_admin_api_lists_audit_and_events_behind_its_key(make_stack):
+    stack = make_stack(SYNC_EVENTS="delta", SYNC_DELTA_INTERVAL_S="1").start_worker()
+    gus = stack.user("gus")
+    user = stack.wait(lambda: stack.auth0_user(gus["mail"]), what="Auth0 user created")
+    http = stack.entra.session
+    assert http.get(f"{stack.url}/v1/admin/audit", params={"user": gus["id"]}, timeout=10).status_code == 401
+    auth = {"Authorization": "Bearer " + stack.env["ADMIN_API_KEY"]}
+    rows = http.get(f"{stack.url}/v1/admin/audit", params={"user": user["user_id"]}, headers=auth, timeout=10)
+    assert rows.status_code == 200 and rows.json()["audit"][0]["action"] == "auth0.user.created"
+    assert http.get(f"{stack.url}/v1/admin/events", params={"status": "done"}, headers=auth,
+                    timeout=10).json()["events"]
+
+
 def test_redis_queue_and_postgres_store(make_stack, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("the SQLite store with the SQLite queue is covered by the other tests")

@@ -133,3 +133,31 @@ def test_the_threshold_stops_mass_blocking(world):
             outcomes.append("held")
     assert outcomes == ["blocked", "blocked", "held"]
     assert handlers.sync_user(ctx, people[2]["id"], {"approved": True}) == "blocked"
+
+
+def test_soft_deleted_in_entra_blocks(world):
+    jo = world.user("jo")
+    ctx = world.context(_mapping())
+    handlers.sync_user(ctx, jo["id"], {})
+    world.entra.delete_user(jo["id"])  # soft delete: restorable for 30 days
+    assert handlers.sync_user(ctx, jo["id"], {}) == "blocked"
+    assert _the_auth0_user(world, jo)["blocked"] is True
+
+
+def test_escalation_deletes_after_the_grace_period_only(world):
+    import datetime as dt
+    from service.sync import escalate
+    kim, lee = world.user("kim"), world.user("lee")
+    ctx = world.context(_mapping(deprovision={"delete_after_days": 30}))
+    for p in (kim, lee):
+        handlers.sync_user(ctx, p["id"], {})
+        world.entra.update_user(p["id"], {"accountEnabled": False})
+        handlers.sync_user(ctx, p["id"], {})
+    world.entra.update_user(lee["id"], {"accountEnabled": True})  # re-enabled, not yet synced back
+    now = dt.datetime.now(dt.timezone.utc)
+    escalate.run(ctx, None, {}, now=now + dt.timedelta(days=29))
+    assert world.auth0_users(kim["mail"]) and world.auth0_users(lee["mail"])
+    escalate.run(ctx, None, {}, now=now + dt.timedelta(days=31))
+    assert world.auth0_users(kim["mail"]) == []
+    assert world.auth0_users(lee["mail"])  # Entra says enabled again: kept
+    assert world.audit(ctx, "auth0.user.deleted")[0].entra_object_id == kim["id"]
