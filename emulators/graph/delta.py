@@ -76,8 +76,7 @@ def _changes_page(ctx, kind, state):
     """A page of a later round: objects changed between the token's version and the round's start."""
     store, size = ctx.store, int(ctx.app.knobs.delta_page_size)
     with store.lock:
-        changed = _changed(store, kind, state)
-        ids = sorted(changed)
+        changed, ids = _changed(store, kind, state)
         start = _after(ids, state["a"])
         chunk = ids[start:start + size]
         items = [_item(ctx, kind, oid, state, changed[oid]) for oid in chunk]
@@ -92,7 +91,7 @@ def _after(ids, cursor):
 
 
 def _changed(store, kind, state):
-    """{object id: member changes} of the objects a round reports; cached per round (pages reuse it)."""
+    """({object id: member changes}, sorted ids) of the objects a round reports; cached for its pages."""
     key = (kind, state["v"], state["w"], tuple(state["s"] or ()), state["m"])
     found = store.delta_cache.get(key)
     if found is not None:
@@ -109,8 +108,8 @@ def _changed(store, kind, state):
                     members[member_id] = member_kind
     if len(store.delta_cache) >= CACHE_SIZE:
         store.delta_cache.pop(next(iter(store.delta_cache)))
-    store.delta_cache[key] = found
-    return found
+    store.delta_cache[key] = found, sorted(found)
+    return store.delta_cache[key]
 
 
 def _tracked(kind, select):

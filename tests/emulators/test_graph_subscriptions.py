@@ -62,8 +62,8 @@ def test_a_failed_handshake_refuses_the_subscription(api, hook, mode, message):
     api.control("PATCH", "config", {"notification_timeout_s": 0.3})
     hook.validation, hook.validation_delay = mode, 1.0
     reply = subscribe(api, hook)
-    assert reply.status_code == 400 and reply.json()["error"] == dict(
-        reply.json()["error"], code="ValidationError", message=message)
+    error = reply.json()["error"]
+    assert reply.status_code == 400 and (error["code"], error["message"]) == ("ValidationError", message)
     assert len(hook.validation_tokens) == 1 and api.get("/subscriptions").json()["value"] == []
 
 
@@ -97,7 +97,7 @@ def test_same_change_type_and_resource_twice_is_409(api, hook):
     assert subscribe(api, hook, change_type="updated").status_code == 201
 
 
-def test_user_changes_are_delivered_as_updated_and_purges_as_deleted(api, hook, graph):
+def test_user_changes_are_delivered_as_updated_and_purges_as_deleted(api, hook):
     sub = subscribe(api, hook).json()
     uid = api.create_user("hooked.user")
     api.patch(f"/users/{uid}", {"jobTitle": "Tester"})
