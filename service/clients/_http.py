@@ -36,6 +36,9 @@ class RetryPolicy:
         return hint_s + rng.uniform(0, self.hint_jitter * hint_s)
 
 
+POOL_SIZE = 32
+
+
 def make_session(ca_bundle):
     """A requests session that trusts ca_bundle (or certifi) and ignores REQUESTS_CA_BUNDLE/proxies.
 
@@ -45,6 +48,10 @@ def make_session(ca_bundle):
     session = requests.Session()
     session.trust_env = False
     session.verify = ca_bundle or True
+    # One session serves every thread of a gunicorn worker (16 by default): keep that many connections.
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
     return session
 
 
