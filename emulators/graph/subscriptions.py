@@ -204,7 +204,7 @@ def update_subscription(ctx, sid):
     """PATCH /subscriptions/{id}: renew (expirationDateTime is the only property that may change here)."""
     body = ctx.json()
     ctx.app.schema.check_object("subscription", body)
-    others = sorted(set(body) - {"expirationDateTime"})
+    others = sorted(k for k in body if k != "expirationDateTime" and "@" not in k)  # annotations aside
     if others or "expirationDateTime" not in body:
         raise _invalid("Only expirationDateTime can be updated; delete and recreate the subscription to change "
                        f"{', '.join(others) or 'anything else'}.")
