@@ -159,13 +159,16 @@ def test_admin_api_lists_audit_and_events_behind_its_key(make_stack):
                     timeout=10).json()["events"]
 
 
-def test_redis_queue_and_postgres_store(make_stack, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the SQLite store with the SQLite queue is covered by the other tests")
-    url = _redis_url()
-    stack = make_stack(database_url=database_url, queue_url=url, SYNC_EVENTS="delta",
-                       SYNC_DELTA_INTERVAL_S="1").start_worker()
-    _offboarding_round_trip(stack)
+def test_redis_queue_and_postgres_store(make_stack):
+    from tests.support.databases import PgSchema
+    schema = PgSchema()
+    try:
+        stack = make_stack(database_url=schema.url, queue_url=_redis_url(), SYNC_EVENTS="delta",
+                           SYNC_DELTA_INTERVAL_S="1").start_worker()
+        _offboarding_round_trip(stack)
+        stack.stop()
+    finally:
+        schema.drop()
 
 
 def _redis_url():
