@@ -3,8 +3,8 @@ import math
 import re
 import threading
 import time
-from collections import Counter
 
+from emulators._counters import RouteCounters
 from emulators.auth0.errors import Auth0Error
 
 FAULT_KINDS = ("status", "timeout", "drop")
@@ -101,32 +101,15 @@ class Faults:
         self.wake = threading.Event()
 
 
-class Stats:
+class Stats(RouteCounters):
     """Request counters keyed by method + route template, since the last reset."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.clear()
-
-    def clear(self):
-        """Zero every counter."""
-        with self._lock:
-            self.requests, self.throttled, self.faulted, self.tokens_issued = Counter(), 0, 0, 0
+    FIELDS = {"throttled": int, "faulted": int, "tokens_issued": int}
 
     def count(self, key, throttled=False, faulted=False):
         """Count one request."""
-        with self._lock:
-            self.requests[key] += 1
-            self.throttled += int(throttled)
-            self.faulted += int(faulted)
+        self.bump(key, throttled=int(throttled), faulted=int(faulted))
 
     def token_issued(self):
         """Count one access token handed out (M2M tokens have a monthly quota, facts §3.7)."""
-        with self._lock:
-            self.tokens_issued += 1
-
-    def snapshot(self):
-        """JSON-ready counters."""
-        with self._lock:
-            return {"requests": dict(self.requests), "throttled": self.throttled, "faulted": self.faulted,
-                    "tokens_issued": self.tokens_issued}
+        self.bump(tokens_issued=1)
