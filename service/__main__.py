@@ -77,6 +77,39 @@ def _sync(args):
     print(json.dumps({"queued": event_id, "kind": kind}))
 
 
+def _reconcile(args):
+    from service.companion import Companion
+    from service.reconcile import remediate, report, runs
+    from service.reconcile.run import reconcile
+    from service.settings import from_env
+    from service.sync.context import SyncContext
+    settings = from_env()
+    ctx = SyncContext(Companion.build(settings))
+    if args.action == "run":
+        run_id = reconcile(ctx, args.mode or settings.reconcile_mode, settings.reconcile_keep_runs)
+        print(json.dumps({"run": run_id, "summary": runs.get(ctx.store, run_id).summary}))
+    elif args.action == "approve":
+        print(json.dumps(remediate.approve(ctx, _run_id(ctx, args))))
+    else:
+        run = runs.get(ctx.store, _run_id(ctx, args))
+        if args.format == "html":
+            from service import create_app
+            with create_app(settings).app_context():
+                print(report.as_html(run))
+        else:
+            print(report.RENDERERS[args.format][0](run))
+
+
+def _run_id(ctx, args):
+    from service.reconcile import runs
+    if args.run_id:
+        return args.run_id
+    newest = runs.latest(ctx.store, 1)
+    if not newest:
+        sys.exit("no reconciliation run yet: python -m service reconcile run")
+    return newest[0].id
+
+
 def main(argv=None):
     """Parse the command line and run one command."""
     parser = argparse.ArgumentParser(prog="python -m service", description="Entra Companion for Auth0")
@@ -110,6 +143,12 @@ def main(argv=None):
                                       "escalate"])
     syn.add_argument("object_id", nargs="?", help="Entra object id (with 'user')")
     syn.set_defaults(run=_sync)
+    rec = sub.add_parser("reconcile", help="reconcile Auth0 and Entra now, show a run's report, approve proposals")
+    rec.add_argument("action", choices=["run", "report", "approve"])
+    rec.add_argument("--run", dest="run_id", type=int, help="run id (default: the newest)")
+    rec.add_argument("--mode", choices=["dry-run", "fix-safe"], help="default: RECONCILE_MODE")
+    rec.add_argument("--format", choices=["json", "csv", "html"], default="json")
+    rec.set_defaults(run=_reconcile)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -90,3 +90,28 @@ class SyncState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ReconcileRun(Base):
+    """One reconciliation run: what it found, what it fixed and what it proposes."""
+
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    mode: Mapped[str] = mapped_column(String(16))          # dry-run | fix-safe
+    status: Mapped[str] = mapped_column(String(24))        # running | done | failed | applied | stopped
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    findings: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A named lock with an expiry, held in the database so it works across replicas."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -67,6 +67,10 @@ class Settings:
     smtp_url: str | None = None
     alert_email_from: str = "entra-companion@localhost"
     alert_email_to: tuple = ()
+    reconcile_mode: str = "dry-run"
+    reconcile_interval_s: float = 86400.0
+    reconcile_keep_runs: int = 30
+    reconcile_ticket_url: str | None = None
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -242,6 +246,16 @@ def _read_sync(r):
     )
 
 
+def _read_reconcile(r):
+    mode = r.get("RECONCILE_MODE", "dry-run")
+    r.check("RECONCILE_MODE", mode in ("dry-run", "fix-safe"), "expected dry-run or fix-safe")
+    keep = r.number("RECONCILE_KEEP_RUNS", 30)
+    r.check("RECONCILE_KEEP_RUNS", keep >= 1 and keep == int(keep), "expected a whole number of runs ≥ 1")
+    return dict(reconcile_mode=mode, reconcile_interval_s=r.number("RECONCILE_INTERVAL_S", 86400.0),
+                reconcile_keep_runs=int(keep),
+                reconcile_ticket_url=r.url("RECONCILE_TICKET_URL", schemes=("https", "http")))
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -250,7 +264,8 @@ def is_country(code):
 def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
-    values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r)}
+    values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
+              **_read_reconcile(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

@@ -12,6 +12,7 @@ from service.sync.context import SyncContext
 log = logging.getLogger("companion.worker")
 SUBSCRIPTION_CHECK_S = 3600.0
 ESCALATION_CHECK_S = 3600.0
+DELAYED_FIRST = ("reconcile", "escalate")
 
 
 class Scheduler(threading.Thread):
@@ -30,7 +31,11 @@ class Scheduler(threading.Thread):
             self.plan.append(("ensure_subscriptions", SUBSCRIPTION_CHECK_S))
         if s.sync_config:
             self.plan.append(("escalate", ESCALATION_CHECK_S))
-        self.next_due = {kind: 0.0 for kind, _ in self.plan}
+        if s.reconcile_interval_s > 0:
+            self.plan.append(("reconcile", s.reconcile_interval_s))
+        # Polls start at once; the heavy daily jobs first run one interval after start.
+        start = time.monotonic()
+        self.next_due = {kind: (start + every if kind in DELAYED_FIRST else 0.0) for kind, every in self.plan}
         self.stopping = threading.Event()
 
     def run(self):

@@ -55,3 +55,9 @@ class Notifier:
             if parts.username:
                 smtp.login(parts.username, parts.password or "")
             smtp.send_message(msg)
+
+    def post_json(self, url, body):
+        """POST a JSON document (ticket webhook); Transient when the receiver does not take it."""
+        resp = self.session.post(url, json=body, timeout=self.timeout)
+        if resp.status_code >= 300:
+            raise Transient(f"the ticket webhook answered {resp.status_code}")

@@ -23,7 +23,8 @@ class SyncContext:
         self.handlers = {"user": handlers.sync_user, "users_delta": delta.users_round,
                          "groups_delta": delta.groups_round, "risk_poll": risk.poll,
                          "ensure_subscriptions": subscriptions.ensure_handler,
-                         "lifecycle": subscriptions.handle_lifecycle, "escalate": escalate.run}
+                         "lifecycle": subscriptions.handle_lifecycle, "escalate": escalate.run,
+                         "reconcile": _reconcile}
 
     def config(self):
         """The current mapping (reloaded when the file changes)."""
@@ -46,3 +47,11 @@ class SyncContext:
             Effects(self.auth0, self.graph, self.store, self.config())._audit(
                 "sync.threshold.reached", None, event.object_id, reason=str(why), event_id=event.id)
             return "held"
+
+
+def _reconcile(ctx, _object_id, detail):
+    """Handler for a 'reconcile' event (scheduled daily, or queued by the CLI)."""
+    from service.reconcile.run import reconcile
+    mode = detail.get("mode") or ctx.settings.reconcile_mode
+    reconcile(ctx, mode, ctx.settings.reconcile_keep_runs)
+    return "done"

@@ -65,3 +65,34 @@ def requeue():
     for event_id in done:
         jobs.enqueue(event_id)
     return jsonify(requeued=done)
+
+
+@bp.get("/reconcile/runs")
+def reconcile_runs():
+    """The newest reconciliation runs with their summaries."""
+    from service.reconcile import runs
+    rows = runs.latest(current_app.extensions["companion"].store)
+    return jsonify(runs=[{"id": r.id, "mode": r.mode, "status": r.status, "started_at": r.started_at.isoformat(),
+                          "summary": r.summary} for r in rows])
+
+
+@bp.get("/reconcile/runs/<int:run_id>.<fmt>")
+def reconcile_report(run_id, fmt):
+    """A run's report as json, csv or html."""
+    from service.reconcile import report, runs
+    run = runs.get(current_app.extensions["companion"].store, run_id)
+    if run is None or fmt not in report.RENDERERS:
+        raise ApiError(404, "not_found", "No such run or format; formats: json, csv, html.")
+    render, content_type = report.RENDERERS[fmt]
+    return render(run), 200, {"Content-Type": content_type}
+
+
+@bp.post("/reconcile/runs/<int:run_id>/approve")
+def reconcile_approve(run_id):
+    """Apply a run's proposals (stops at the per-run threshold)."""
+    from service.reconcile import remediate, runs
+    from service.sync.context import SyncContext
+    companion = current_app.extensions["companion"]
+    if runs.get(companion.store, run_id) is None:
+        raise ApiError(404, "not_found", "No such run.")
+    return jsonify(remediate.approve(SyncContext(companion), run_id))

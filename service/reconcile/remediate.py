@@ -1,0 +1,104 @@
+"""Fix safe drift, propose the rest (ticket webhook), and apply a run's proposals once approved."""
+import logging
+
+from sqlalchemy import delete
+
+from service.errors import NotFound
+from service.models import Link
+from service.reconcile import runs
+
+from service.sync.effects import Effects
+
+log = logging.getLogger("companion.reconcile")
+DESTRUCTIVE = {"block_auth0_user", "disable_entra_user"}
+
+
+def apply_safe(ctx, findings, dry_run):
+    """Fix attribute drift, role drift and dangling links (or say what would be fixed)."""
+    config = ctx.config()
+    fx = Effects(ctx.auth0, ctx.graph, ctx.store, config, dry_run)
+    for f in findings:
+        if not f["safe"]:
+            continue
+        try:
+            _fix(ctx, fx, config, f)
+            f["status"] = "would-fix" if dry_run else "fixed"
+        except NotFound:
+            f["status"] = "gone"  # changed since it was read; the next run looks again
+
+
+def _fix(ctx, fx, config, f):
+    action = f["fix"]["action"]
+    if action == "remove_link":
+        if not fx.dry_run:
+            with ctx.store.session() as session:
+                session.execute(delete(Link).where(Link.auth0_user_id == f["auth0_user_id"]))
+        fx._audit("link.removed", f["auth0_user_id"], f["entra_object_id"], reason="Entra object no longer exists")
+        return
+    user = ctx.auth0.get_user(f["auth0_user_id"])
+    if action == "update_app_metadata":
+        meta = dict((user.get("app_metadata") or {}).get(config.namespace) or {})
+        meta.update(f["entra"])
+        fx.set_metadata(user, f["entra_object_id"], config.namespace,
+                        {k: v for k, v in meta.items() if v is not None})
+    elif action == "set_roles":
+        fx.set_roles(user, f["entra_object_id"], f["fix"]["add"], f["fix"]["remove"], ctx.role_ids())
+
+
+def propose(ctx, run_id, findings):
+    """Mark unsafe findings as proposals and send them to the ticket webhook, if one is configured."""
+    proposals = [f for f in findings if not f["safe"]]
+    for f in proposals:
+        f["status"] = "proposed"
+    url = getattr(ctx.settings, "reconcile_ticket_url", None)
+    if proposals and url:
+        ctx.notifier.post_json(url, ticket(run_id, proposals))
+
+
+def ticket(run_id, proposals):
+    """The ticket webhook's JSON body (documented in README)."""
+    return {"source": "entra-companion", "kind": "reconciliation.proposals", "run_id": run_id,
+            "count": len(proposals),
+            "proposals": [{"class": f["class"], "auth0_user_id": f["auth0_user_id"],
+                           "entra_object_id": f["entra_object_id"], "auth0": f["auth0"], "entra": f["entra"],
+                           "fix": f["fix"]} for f in proposals]}
+
+
+def approve(ctx, run_id, dry_run=False):
+    """Apply a run's proposals, stopping before more blocks/disables than the per-run threshold."""
+    run = runs.get(ctx.store, run_id)
+    config = ctx.config()
+    fx = Effects(ctx.auth0, ctx.graph, ctx.store, config, dry_run or ctx.dry_run, approved=True)
+    done, stopped = 0, False
+    findings = list(run.findings)
+    for f in findings:
+        if f["status"] != "proposed":
+            continue
+        if f["fix"]["action"] not in DESTRUCTIVE:
+            f["status"] = "manual"  # merges and ambiguous identities need a person
+            continue
+        if done >= config.threshold:
+            stopped = True
+            break
+        f["status"], done = _apply(ctx, fx, f), done + 1
+    runs.finish(ctx.store, run_id, "stopped" if stopped else "applied", run.summary, findings)
+    return {"applied": done, "stopped_at_threshold": stopped}
+
+
+def _apply(ctx, fx, f):
+    """Carry out one destructive proposal; return its new status."""
+    try:
+        if f["fix"]["action"] == "block_auth0_user":
+            fx.block(ctx.auth0.get_user(f["auth0_user_id"]), f["entra_object_id"],
+                     "reconciliation: " + str(f["entra"].get("state")))
+        else:
+            if not fx.dry_run:
+                ctx.graph.update_user(f["entra_object_id"], {"accountEnabled": False})
+                ctx.graph.revoke_sign_in_sessions(f["entra_object_id"])
+            fx._audit("entra.user.disabled", f["auth0_user_id"], f["entra_object_id"],
+                      reason="reconciliation: " + str(f["auth0"].get("state")))
+    except NotFound:
+        return "gone"
+    return "would-apply" if fx.dry_run else "applied"
+
+

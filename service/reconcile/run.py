@@ -1,0 +1,81 @@
+"""One reconciliation run: lock, read, classify, fix safe drift (or not, in dry run), propose, report."""
+import logging
+import uuid
+
+from service import leases
+from service.reconcile import classify, read, remediate, runs
+from service.reconcile.spool import Spool
+from service.sync import mapping
+
+log = logging.getLogger("companion.reconcile")
+LOCK = "reconcile"
+LOCK_S = 3600
+
+
+class AlreadyRunning(Exception):
+    """Another replica is reconciling right now."""
+
+
+def reconcile(ctx, mode="dry-run", keep=30):
+    """Run once (one run at a time across replicas); returns the run id."""
+    owner = uuid.uuid4().hex
+    if not leases.acquire(ctx.store, LOCK, owner, LOCK_S):
+        raise AlreadyRunning("a reconciliation is already running; try again when it has finished")
+    run_id = runs.start(ctx.store, mode)
+    try:
+        findings, summary = _compare(ctx, ctx.config())
+        remediate.apply_safe(ctx, findings, dry_run=(mode != "fix-safe" or ctx.dry_run))
+        remediate.propose(ctx, run_id, findings)
+        summary["by_class"] = _count(findings)
+        runs.finish(ctx.store, run_id, "done", summary, findings)
+        runs.prune(ctx.store, keep)
+        return run_id
+    except Exception as err:
+        log.exception("reconciliation failed")
+        runs.finish(ctx.store, run_id, "failed", error=f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        leases.release(ctx.store, LOCK, owner)
+
+
+def _compare(ctx, config):
+    spool = Spool()
+    try:
+        auth0_count = read.auth0_users(ctx, spool, config)
+        read.auth0_roles(ctx, spool, config)
+        read.entra_groups(ctx, spool, config)
+        findings, entra_count = _walk_entra(ctx, spool, config)
+        findings += [f for f in map(classify.missing_entra, spool.managed_without_entra()) if f]
+        findings += _walk_links(ctx, spool)
+        return findings, {"auth0_users": auth0_count, "entra_users": entra_count}
+    finally:
+        spool.close()
+
+
+def _walk_entra(ctx, spool, config):
+    findings, count = [], 0
+    for eu in ctx.graph.iter_users(select=read.entra_select(config), top=999):
+        count += 1
+        spool.mark_seen(eu["id"], eu.get("accountEnabled", True))
+        claimed = [c for c in spool.by_oid(eu["id"]) if c["managed"]]
+        groups = spool.groups_of(eu["id"])
+        if config.scope_groups and not mapping.in_scope(groups, config) and not claimed:
+            continue
+        findings += classify.entra_user(eu, claimed, spool.roles_of, groups, config)
+    return findings, count
+
+
+def _walk_links(ctx, spool):
+    out = []
+    for row in read.links(ctx.store):
+        found = classify.link(row, spool.by_user_id(row["auth0_user_id"]), spool.entra_state(row["entra_object_id"]))
+        if found:
+            out.append(found)
+    return out
+
+
+def _count(findings):
+    counts = {}
+    for f in findings:
+        counts[f["class"]] = counts.get(f["class"], 0) + 1
+    return counts

@@ -1,0 +1,44 @@
+"""Stored reconciliation runs: create, finish, fetch, and keep only the newest N."""
+from sqlalchemy import delete, select
+
+from service.models import ReconcileRun, utcnow
+
+
+def start(store, mode):
+    """A new running run; its id."""
+    with store.session() as session:
+        run = ReconcileRun(mode=mode, status="running", summary={}, findings=[])
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish(store, run_id, status, summary=None, findings=None, error=None):
+    """Record the outcome of a run."""
+    with store.session() as session:
+        run = session.get(ReconcileRun, run_id)
+        run.status, run.finished_at, run.error = status, utcnow(), error
+        if summary is not None:
+            run.summary = summary
+        if findings is not None:
+            run.findings = findings
+
+
+def get(store, run_id):
+    """One run, or None."""
+    with store.session() as session:
+        return session.get(ReconcileRun, run_id)
+
+
+def latest(store, limit=20):
+    """The newest runs, newest first."""
+    with store.session() as session:
+        return session.scalars(select(ReconcileRun).order_by(ReconcileRun.id.desc()).limit(limit)).all()
+
+
+def prune(store, keep):
+    """Delete all but the newest `keep` runs."""
+    with store.session() as session:
+        ids = session.scalars(select(ReconcileRun.id).order_by(ReconcileRun.id.desc()).offset(keep)).all()
+        if ids:
+            session.execute(delete(ReconcileRun).where(ReconcileRun.id.in_(ids)))
