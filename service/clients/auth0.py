@@ -231,6 +231,10 @@ class Auth0Client:
         params = {"name_filter": name_filter} if name_filter else None
         return list(self._iter_pages("/roles", "roles", params))
 
+    def iter_role_users(self, role_id):
+        """Yield the users holding a role, page by page (offset paging, 100 a page)."""
+        return self._iter_pages(f"/roles/{_seg(role_id)}/users", "users")
+
     def user_roles(self, user_id):
         """Every role assigned to the user."""
         return list(self._iter_pages(f"/users/{_seg(user_id)}/roles", "roles"))
