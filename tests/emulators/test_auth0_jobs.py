@@ -7,22 +7,7 @@ import time
 
 import pytest
 
-from emulators.auth0.testing import Auth0TestClient
-
 DB_ID = "con_sandboxdb0000001"
-
-
-@pytest.fixture(scope="module")
-def shared():
-    client = Auth0TestClient(validate_spec=True)
-    yield client
-    assert client.control("GET", "violations") == []  # every answer matched Auth0's OpenAPI extract
-
-
-@pytest.fixture
-def emu(shared):
-    shared.reset()
-    return shared
 
 
 def _run_export(emu, body):

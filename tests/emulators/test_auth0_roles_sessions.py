@@ -1,22 +1,9 @@
 """Auth0 emulator: roles and their members, sessions/refresh-token revocation, connections, logs."""
 import pytest
 
-from emulators.auth0.testing import Auth0TestClient, user_path
+from emulators.auth0.testing import user_path
 
 STAFF, PARTNER = "rol_sandboxstaff0001", "rol_sandboxpartner01"
-
-
-@pytest.fixture(scope="module")
-def shared():
-    client = Auth0TestClient(validate_spec=True)
-    yield client
-    assert client.control("GET", "violations") == []  # every answer matched Auth0's OpenAPI extract
-
-
-@pytest.fixture
-def emu(shared):
-    shared.reset()
-    return shared
 
 
 def test_seeded_roles_and_name_filter(emu):
