@@ -36,6 +36,13 @@ class Link(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Graded deprovisioning and back-provisioning (migration 0003): member (Office 365) or guest (B2B),
+    # the grade reached (blocked → unlicensed → deleted), why, since when, and the newest Auth0 event applied.
+    account_type: Mapped[str] = mapped_column(String(16), default="member", server_default="member")
+    deprovision_step: Mapped[str | None] = mapped_column(String(16), index=True)
+    deprovision_reason: Mapped[str | None] = mapped_column(String(16))
+    deprovisioned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    auth0_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):
@@ -115,3 +122,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64))
     until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Auth0EventReceipt(Base):
+    """An Auth0 Event Streams event id already recorded: delivery is at least once, so repeats are dropped."""
+
+    __tablename__ = "auth0_event_receipts"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sync_event_id: Mapped[int | None] = mapped_column(Integer)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

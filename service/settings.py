@@ -9,7 +9,7 @@ import pycountry
 
 # Names of settings whose values are secrets: never echoed in an error or a log line.
 SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET", "ADMIN_API_KEY",
-                "SLACK_WEBHOOK_URL", "SMTP_URL")
+                "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN")
 SYNC_EVENT_SOURCES = ("webhook", "delta")
 DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
 # A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
@@ -71,11 +71,15 @@ class Settings:
     reconcile_interval_s: float = 86400.0
     reconcile_keep_runs: int = 30
     reconcile_ticket_url: str | None = None
+    auth0_events_token: str | None = None
+    deprovision_unlicense_after_days: float = 7.0
+    deprovision_delete_after_days: float | None = 30.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
         return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret, self.companion_secret,
-                                 self.admin_api_key, self.slack_webhook_url, self.smtp_url) if v)
+                                 self.admin_api_key, self.slack_webhook_url, self.smtp_url,
+                                 self.auth0_events_token) if v)
 
 
 class _Reader:
@@ -256,6 +260,34 @@ def _read_reconcile(r):
                 reconcile_ticket_url=r.url("RECONCILE_TICKET_URL", schemes=("https", "http")))
 
 
+def _days(r, name, default, allow_never=False):
+    """Whole or fractional days ≥ 0 (and, where allowed, `never`)."""
+    raw = r.get(name)
+    if raw is None:
+        return default
+    if allow_never and raw.lower() == "never":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    r.check(name, value >= 0, f"expected a number of days ≥ 0{' or never' if allow_never else ''}, "
+                              f"e.g. {default:g}")
+    return value if value >= 0 else default
+
+
+def _read_auth0_events(r):
+    """Auth0 Event Streams webhook and the graded deprovisioning of the Entra accounts the companion made."""
+    token = r.get("AUTH0_EVENTS_TOKEN")
+    if token:
+        r.check("AUTH0_EVENTS_TOKEN", len(token) >= 24, "must be at least 24 characters long")
+    return dict(
+        auth0_events_token=token,
+        deprovision_unlicense_after_days=_days(r, "DEPROVISION_UNLICENSE_AFTER_DAYS", 7.0),
+        deprovision_delete_after_days=_days(r, "DEPROVISION_DELETE_AFTER_DAYS", 30.0, allow_never=True),
+    )
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -265,7 +297,7 @@ def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
     values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
-              **_read_reconcile(r)}
+              **_read_reconcile(r), **_read_auth0_events(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)
