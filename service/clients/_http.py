@@ -65,6 +65,16 @@ def header(headers, name):
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
+def json_body(resp):
+    """The decoded JSON body of a response, or None when it is empty or not JSON."""
+    if not resp.content:
+        return None
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
 def retry_after_s(headers, now=None):
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""
     raw = header(headers, "Retry-After")

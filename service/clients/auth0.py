@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from service.clients._http import (RETRYABLE_EXCEPTIONS, Retrier, RetryPolicy, header, make_session,
                                    ratelimit_reset_s, retry_after_s)
+from service.clients._http import json_body as _json
 from service.clients.auth0_export import ExportPoll, stream_ndjson, wait_for_job
 from service.errors import (AuthFailed, BadRequest, Conflict, DryRunBlocked, NotFound, Throttled,
                             Transient)
@@ -61,15 +62,6 @@ def translate_error(status, body, headers=None):
     if status >= 500 or status == 408:
         return Transient(f"Auth0 is unavailable (HTTP {status})", **fields)
     return BadRequest(f"Auth0 rejected the request: {text}", **fields)
-
-
-def _json(resp):
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 class Auth0Client:

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from service.clients._http import (RETRYABLE_EXCEPTIONS, Retrier, RetryPolicy, header, make_session,
                                    retry_after_s)
+from service.clients._http import json_body as _json
 from service.clients.entra import EntraTokens
 from service.errors import (AuthFailed, BadRequest, Conflict, DryRunBlocked, NotFound, Throttled,
                             Transient)
@@ -76,15 +77,6 @@ def item_error(response):
 def _seg(value):
     """One URL path segment (ids, UPNs: `#EXT#` and `/` must not leak into the path)."""
     return quote(str(value), safe="@")
-
-
-def _json(resp):
-    if not resp.content:
-        return None
-    try:
-        return resp.json()
-    except ValueError:
-        return None
 
 
 class GraphClient:
@@ -353,3 +345,16 @@ class GraphClient:
         """Yield riskyUsers (Identity Protection, Entra ID P2), page by page."""
         params = {"$top": str(top), **({"$filter": filter} if filter else {})}
         return self.iter_pages("/identityProtection/riskyUsers", params)
+
+    # -- back-provisioning -------------------------------------------------------------------------
+
+    def invite(self, email, display_name, redirect_url, *, send_message=False):
+        """POST /invitations: a B2B guest for email (Learn invitation-post, facts/graph.md §9).
+
+        Inviting an address that already has a guest makes no second user; the answer names that guest.
+        """
+        body = {"invitedUserEmailAddress": email, "inviteRedirectUrl": redirect_url,
+                "sendInvitationMessage": bool(send_message)}
+        if display_name:
+            body["invitedUserDisplayName"] = display_name
+        return self._request("POST", "/invitations", json=body)
