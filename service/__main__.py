@@ -71,7 +71,9 @@ def _sync(args):
     companion = Companion.build(from_env())
     if args.what == "user" and not args.object_id:
         sys.exit("give the Entra object id: python -m service sync user <object id>")
-    kind, oid = ("user", args.object_id) if args.what == "user" else (args.what, None)
+    if args.what == "auth0_user" and not args.object_id:
+        sys.exit("give the Auth0 user id: python -m service sync auth0_user <user id>")
+    kind, oid = (args.what, args.object_id) if args.what in ("user", "auth0_user") else (args.what, None)
     event_id = inbox.record(companion.store, kind, oid, "cli")
     jobs.enqueue(event_id)
     print(json.dumps({"queued": event_id, "kind": kind}))
@@ -140,8 +142,9 @@ def main(argv=None):
     aud.set_defaults(run=_audit)
     syn = sub.add_parser("sync", help="queue a sync now: one Entra user, or a delta round, risk poll …")
     syn.add_argument("what", choices=["user", "users_delta", "groups_delta", "risk_poll", "ensure_subscriptions",
-                                      "escalate"])
-    syn.add_argument("object_id", nargs="?", help="Entra object id (with 'user')")
+                                      "escalate", "auth0_user", "deprovision_steps"])
+    syn.add_argument("object_id", nargs="?",
+                     help="Entra object id (with 'user'), Auth0 user id (with 'auth0_user')")
     syn.set_defaults(run=_sync)
     rec = sub.add_parser("reconcile", help="reconcile Auth0 and Entra now, show a run's report, approve proposals")
     rec.add_argument("action", choices=["run", "report", "approve"])

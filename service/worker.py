@@ -12,6 +12,7 @@ from service.sync.context import SyncContext
 log = logging.getLogger("companion.worker")
 SUBSCRIPTION_CHECK_S = 3600.0
 ESCALATION_CHECK_S = 3600.0
+DEPROVISION_CHECK_S = 86400.0  # grades are counted in days
 DELAYED_FIRST = ("reconcile", "escalate")
 
 
@@ -33,6 +34,7 @@ class Scheduler(threading.Thread):
             self.plan.append(("escalate", ESCALATION_CHECK_S))
         if s.reconcile_interval_s > 0:
             self.plan.append(("reconcile", s.reconcile_interval_s))
+        self.plan.append(("deprovision_steps", DEPROVISION_CHECK_S))
         # Polls start at once; the heavy daily jobs first run one interval after start.
         start = time.monotonic()
         self.next_due = {kind: (start + every if kind in DELAYED_FIRST else 0.0) for kind, every in self.plan}

@@ -314,8 +314,8 @@ class GraphClient:
         return self._request("GET", f"/directory/deletedItems/{_seg(object_id)}")
 
     def restore_deleted_item(self, object_id):
-        """POST /directory/deletedItems/{id}/restore."""
-        return self._request("POST", f"/directory/deletedItems/{_seg(object_id)}/restore")
+        """POST /directory/deletedItems/{id}/restore (the extract declares the JSON body required: send {})."""
+        return self._request("POST", f"/directory/deletedItems/{_seg(object_id)}/restore", json={})
 
     def delta_page(self, link_or_path, params=None):
         """One page of a delta round: a path with params to start, or a nextLink/deltaLink to go on."""

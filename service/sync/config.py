@@ -3,6 +3,7 @@ import dataclasses
 import logging
 import os
 import threading
+from urllib.parse import urlparse
 
 import yaml
 
@@ -38,6 +39,10 @@ class SyncConfig:
     delete_after_days: float | None = None
     threshold: int = 500
     risk_level: str = "high"
+    back_provision_connections: tuple = ()   # Auth0 connections whose new users get an Entra account
+    back_provision_mode: str = "member"      # member (federated Office 365 account) or guest (B2B invitation)
+    invite_redirect_url: str | None = None
+    send_invitation: bool = False
 
     @property
     def managed_roles(self):
@@ -88,13 +93,36 @@ def _policies(raw):
     return out
 
 
+def _back_provision(raw):
+    """The back_provision section: {connections, mode: member|guest, invite_redirect_url, send_invitation}."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"connections", "mode", "invite_redirect_url", "send_invitation"}:
+        raise SyncConfigError("back_provision may only hold connections, mode, invite_redirect_url and "
+                              "send_invitation")
+    mode = raw.get("mode", "member")
+    if mode not in ("member", "guest"):
+        raise SyncConfigError("back_provision.mode must be 'member' or 'guest'")
+    url = raw.get("invite_redirect_url")
+    parsed = urlparse(url) if isinstance(url, str) else None
+    if url is not None and not (parsed and parsed.scheme == "https" and parsed.netloc):
+        raise SyncConfigError("back_provision.invite_redirect_url must be an absolute https URL, "
+                              "e.g. https://myapps.microsoft.com")
+    if mode == "guest" and url is None:
+        raise SyncConfigError("back_provision.invite_redirect_url is needed with mode: guest (where a guest "
+                              "lands after redeeming the invitation)")
+    return dict(back_provision_connections=_strings(raw.get("connections"), "back_provision.connections"),
+                back_provision_mode=mode, invite_redirect_url=url,
+                send_invitation=bool(raw.get("send_invitation", False)))
+
+
 def parse(data):
     """SyncConfig from the parsed YAML document; raise SyncConfigError naming the key."""
     data = data or {}
     if not isinstance(data, dict):
         raise SyncConfigError("the sync config must be a mapping at the top level")
     known = {"scope", "connection", "link_by_verified_email", "create_users", "roles", "profile", "policies",
-             "managed_connections", "deprovision", "risk"}
+             "managed_connections", "deprovision", "risk", "back_provision"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SyncConfigError(f"unknown key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
@@ -113,6 +141,7 @@ def parse(data):
         policies=_policies(data.get("policies") or {}),
         managed_connections=_strings(data.get("managed_connections"), "managed_connections"),
         delete_after_days=deprov.get("delete_after_days"), threshold=threshold, risk_level=level,
+        **_back_provision(data.get("back_provision")),
     )
 
 

@@ -4,7 +4,7 @@ import threading
 from cachetools import TTLCache
 
 from service.clients.notify import Notifier
-from service.sync import delta, escalate, handlers, risk, subscriptions
+from service.sync import auth0_events, delta, deprovision, escalate, handlers, risk, subscriptions
 from service.sync.config import ConfigFile
 from service.sync.effects import ThresholdReached
 
@@ -15,6 +15,7 @@ class SyncContext:
     def __init__(self, companion):
         self.settings, self.store = companion.settings, companion.store
         self.graph, self.auth0 = companion.graph, companion.auth0
+        self.provisioner = companion.provisioner  # back-provisioning runs the Office 365 path
         self.dry_run = companion.settings.dry_run
         self.config_file = ConfigFile(companion.settings.sync_config)
         self._roles = TTLCache(maxsize=1, ttl=300)
@@ -24,7 +25,8 @@ class SyncContext:
                          "groups_delta": delta.groups_round, "risk_poll": risk.poll,
                          "ensure_subscriptions": subscriptions.ensure_handler,
                          "lifecycle": subscriptions.handle_lifecycle, "escalate": escalate.run,
-                         "reconcile": _reconcile}
+                         "reconcile": _reconcile, "auth0_user": auth0_events.handle,
+                         "deprovision_steps": deprovision.run_due}
 
     def config(self):
         """The current mapping (reloaded when the file changes)."""
