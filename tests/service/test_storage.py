@@ -18,7 +18,8 @@ def store(database_url):
 def test_migrations_create_the_tables_from_empty_and_are_repeatable(store):
     migrate(store.engine)  # a second upgrade is a no-op, not an error
     names = set(inspect(store.engine).get_table_names())
-    assert {"identity_links", "audit_log", "alembic_version"} <= names
+    assert {"identity_links", "audit_log", "sync_events", "sync_state", "reconcile_runs", "leases",
+            "alembic_version"} <= names
     columns = {c["name"] for c in inspect(store.engine).get_columns("identity_links")}
     assert {"auth0_user_id", "entra_object_id", "immutable_id", "upn", "state", "licence_sku",
             "created_at", "updated_at", "last_error"} <= columns
