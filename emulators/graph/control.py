@@ -12,7 +12,7 @@ from emulators.graph.catalog import SKUS
 from emulators.graph.users import build_user
 
 # name -> (type, minimum). The lifecycle-sync knobs start from sandbox defaults, not CLI flags.
-KNOBS = {"latency_ms": (float, 0), "replication_lag_s": (float, 0), "ru_per_10s": (int, 0),
+KNOBS = {"latency_ms": (float, 0), "replication_lag_s": (float, 0), "write_lag_s": (float, -1), "ru_per_10s": (int, 0),
          "token_lifetime_s": (int, 0), "delta_page_size": (int, 1), "delta_token_lifetime_s": (float, 0),
          "deliver_notifications": (bool, None), "notification_delay_s": (float, 0),
          "notification_retry_s": (float, 0), "notification_max_attempts": (int, 1),
@@ -26,6 +26,7 @@ class Knobs:
     def __init__(self, config):
         self.latency_ms = float(config.latency_ms)
         self.replication_lag_s = float(config.replication_lag_s)
+        self.write_lag_s = -1.0  # < 0: writes by id see the same replication lag as reads
         self.ru_per_10s = int(config.ru_per_10s)
         self.token_lifetime_s = 3599  # what Entra issues for app-only Graph tokens
         self.delta_page_size = 200
@@ -70,6 +71,7 @@ def patch_config(ctx):
     for key, value in values.items():
         setattr(app.knobs, key, value)
     ctx.store.replication_lag_s = app.knobs.replication_lag_s
+    ctx.store.write_lag_s = app.knobs.write_lag_s
     for budget in list(app.budgets.values()):
         budget.limit = app.knobs.ru_per_10s
     return Reply(200, app.knobs.as_dict(ctx.store))

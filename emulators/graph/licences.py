@@ -97,7 +97,7 @@ def assign_license(ctx, key):
     """POST /users/{id}/assignLicense -> 200 + user."""
     adds, removes = parse_body(ctx.json())
     with ctx.store.lock:
-        user = load_user(ctx, key)
+        user = load_user(ctx, key, write=True)
         check_request(ctx.store, user, adds, removes)
         updated = apply_licences(ctx.store, user, adds, removes)
     return Reply(200, user_view(ctx, updated, None, entity=True))

@@ -34,6 +34,7 @@ class Store:
         self.lock = threading.RLock()
         self.clock = clock
         self.replication_lag_s = replication_lag_s
+        self.write_lag_s = -1.0  # < 0: writes see the same lag as reads
         self.users, self.born, self.ids = {}, {}, []
         self.deleted = {}
         self.unique = {prop: {} for prop in UNIQUE}  # soft-deleted users keep their values (Entra does)
@@ -52,20 +53,25 @@ class Store:
         self.invitations = []
 
     # --- visibility (replication lag, facts §3) ---
-    def visible(self, uid):
-        """Whether reads may see the user yet: its write is older than the replication lag."""
-        return self.clock() - self.born.get(uid, float("-inf")) >= self.replication_lag_s
+    def visible(self, uid, write=False):
+        """Whether reads (or, with write=True, writes by id) may see the user yet.
+
+        Writes use `write_lag_s` when it is set (>= 0): a write that reaches the primary can succeed
+        while reads from replicas still miss the user (facts §3), the window the old Rule fell into.
+        """
+        lag = self.write_lag_s if write and self.write_lag_s >= 0 else self.replication_lag_s
+        return self.clock() - self.born.get(uid, float("-inf")) >= lag
 
     def lag_remaining(self, uid):
         """Seconds until reads may see the user (0 when they already can)."""
         return max(0.0, self.born.get(uid, float("-inf")) + self.replication_lag_s - self.clock())
 
-    def user(self, key, include_lagging=False):
+    def user(self, key, include_lagging=False, write=False):
         """The active user with this id or userPrincipalName, or None."""
         with self.lock:
             uid = self.unique["userPrincipalName"].get(key.lower()) if "@" in key else key
             user = self.users.get(uid) if uid else None
-            if user is None or not (include_lagging or self.visible(uid)):
+            if user is None or not (include_lagging or self.visible(uid, write)):
                 return None
             return user
 

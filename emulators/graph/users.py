@@ -156,9 +156,9 @@ def user_view(ctx, user, select, entity=False, odata_type=False, segment="users"
     return body
 
 
-def load_user(ctx, key):
+def load_user(ctx, key, write=False):
     """The visible user with this id or UPN, or 404 (a user still replicating is not found)."""
-    user = ctx.store.user(key)
+    user = ctx.store.user(key, write=write)
     if user is None:
         raise not_found(key)
     return user
