@@ -241,10 +241,11 @@ def _relicense(ctx, fx, link):
         return
     s = ctx.settings
     entry = ctx.provisioner.skus.resolve(s.o365_license_sku, s.o365_disabled_plans)
+    if fx.dry_run:  # the account may still sit in deleted items: say what would happen, read nothing
+        return fx.assign_licence(link, entry, s.o365_license_sku)
     if not has_sku(ctx.graph.get_user(link.entra_object_id, select=LICENCE_SELECT), entry["skuId"]):
         fx.assign_licence(link, entry, s.o365_license_sku)
-        if not fx.dry_run:
-            links.save(ctx.store, link, licence_sku=s.o365_license_sku)
+        links.save(ctx.store, link, licence_sku=s.o365_license_sku)
 
 
 def _purged(ctx, fx, link):

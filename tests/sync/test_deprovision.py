@@ -150,6 +150,20 @@ def test_dry_run_disables_nothing_and_says_what_it_would_do(world):
     assert row.outcome == "dry-run" and links.get(ctx.store, uid).deprovision_step is None
 
 
+def test_dry_run_restore_reports_every_grade_it_would_undo_and_touches_nothing(world):
+    ctx = world.context({})
+    uid, oid = _provisioned(world, ctx, "ike")
+    ctx.auth0.update_user(uid, {"blocked": True})
+    auth0_events.handle(ctx, uid, _event("user.updated", blocked=True), now=NOW)
+    deprovision.run_due(ctx, None, {}, now=day(31))
+    ctx.auth0.update_user(uid, {"blocked": False})
+    dry = world.context({}, DRY_RUN="true")
+    assert deprovision.run_due(dry, None, {}, now=day(32)) == "done"
+    assert _entra(world, oid) == "deleted" and links.get(ctx.store, uid).deprovision_step == "deleted"
+    rows = [r for r in world.audit(ctx) if r.outcome == "dry-run"]
+    assert [r.action for r in rows] == ["entra.user.restored", "entra.licence.assigned", "entra.user.enabled"]
+
+
 def test_the_threshold_holds_mass_disabling_until_approved(world):
     ctx = world.context({"deprovision": {"threshold": 1}})
     people = [_provisioned(world, ctx, f"mass{n}") for n in range(2)]
