@@ -21,6 +21,13 @@ MAX_UPN_VARIANTS = 50
 # A short lease, renewed before every step: a crashed worker delays the user by at most this long,
 # and every step is idempotent, so a lease that lapses mid-step costs a repeated call, never a duplicate.
 LEASE_S = 15
+# Link states the sign-in path must not act on (graded deprovisioning, B2B guests): say so plainly.
+NOT_FOR_LOGIN = {
+    "disabled": "Your Office 365 account has been switched off. Ask your help desk to restore it.",
+    "guest": "Your organisation reaches Office 365 through a guest invitation; open the invitation link "
+             "you were sent instead of signing in here.",
+    "inviting": "Your guest invitation to Office 365 is still being prepared; try again in a few minutes.",
+}
 PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
                 "username", "connection", "usage_location")
 
@@ -71,6 +78,9 @@ class Provisioner:
         link = links.get_or_create(self.store, uid, iid, profile)
         if link.state == "ready":
             return Outcome.of(link)
+        if link.state in NOT_FOR_LOGIN:
+            return Outcome("failed", uid, link.upn, link.immutable_id, link.entra_object_id,
+                           NOT_FOR_LOGIN[link.state], reference)
         owner = uuid.uuid4().hex
         if not links.acquire(self.store, uid, owner, ttl_s=LEASE_S):
             return Outcome.of(links.get(self.store, uid))  # another request is on it: join

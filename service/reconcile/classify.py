@@ -61,6 +61,8 @@ def _role_drift(user, oid, current, groups, config):
 def link(link_row, auth0_row, entra_enabled):
     """Findings for one identity link (an account the companion made for Office 365)."""
     oid, uid = link_row["entra_object_id"], link_row["auth0_user_id"]
+    if link_row.get("deprovision_step"):
+        return None  # graded deprovisioning owns this account (it may sit in deleted items, restorable)
     if entra_enabled is None:
         return finding("dangling_link", uid, oid, {"exists": auth0_row is not None}, {"exists": False},
                        {"action": "remove_link"})

@@ -50,11 +50,11 @@ def links(store, batch=1000):
     last = ""
     while True:
         with store.session() as session:
-            rows = session.execute(select(Link.auth0_user_id, Link.entra_object_id)
+            rows = session.execute(select(Link.auth0_user_id, Link.entra_object_id, Link.deprovision_step)
                                    .where(Link.auth0_user_id > last, Link.entra_object_id.is_not(None))
                                    .order_by(Link.auth0_user_id).limit(batch)).all()
         if not rows:
             return
-        for uid, oid in rows:
-            yield {"auth0_user_id": uid, "entra_object_id": oid}
+        for uid, oid, step in rows:
+            yield {"auth0_user_id": uid, "entra_object_id": oid, "deprovision_step": step}
         last = rows[-1][0]

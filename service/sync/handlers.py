@@ -63,7 +63,9 @@ def sync_user(ctx, oid, detail):
     if view.deleted or not view.user.get("accountEnabled", True):
         return _offboard(fx, match, config, oid, "deleted in Entra ID" if view.deleted else "disabled in Entra ID")
     if not mapping.in_scope(view.group_ids, config):
-        return _offboard(fx, match, config, oid, "left the sync scope")
+        if match.user is not None and who.owned_by_sync(match.user, config):
+            return _offboard(fx, match, config, oid, "left the sync scope")
+        return "out-of-scope"
     user = _ensure_auth0_user(fx, match, view, config)
     if user is None:
         return "not-managed"

@@ -37,7 +37,10 @@ def resolve(auth0, store, config, oid, email=None):
     """Find the one Auth0 user for Entra object oid; Match.ambiguous lists ids when several qualify."""
     found = {}
     for uid in _by_link(store, oid):
-        found.setdefault(uid, ("link", None))
+        try:
+            found.setdefault(uid, ("link", auth0.get_user(uid)))
+        except NotFound:
+            pass  # the Auth0 user behind an Office 365 link is gone: no match by this rule
     for rule, users in (("enterprise_connection", _by_enterprise_connection(auth0, oid)),
                         ("external_id", _by_external_id(auth0, oid, config.namespace))):
         for user in users:
@@ -49,8 +52,20 @@ def resolve(auth0, store, config, oid, email=None):
         return Match(None, ambiguous=tuple(sorted(found)))
     if not found:
         return Match(None)
-    (uid, (rule, user)), = found.items()
-    return Match(user or auth0.get_user(uid), rule)
+    (_uid, (rule, user)), = found.items()
+    return Match(user, rule)
+
+
+def owned_by_sync(user, config):
+    """Entra-first users the sync created or linked, or of a managed connection: scope applies to them.
+
+    Office 365 accounts (Auth0-first, in the link table) are left out: Auth0 is their source, so leaving
+    an Entra sync scope must not block them.
+    """
+    meta = (user.get("app_metadata") or {}).get(config.namespace) or {}
+    connections = {i.get("connection") for i in user.get("identities") or []}
+    return bool(meta.get("managed") and not (user.get("app_metadata") or {}).get("entra_companion")) or \
+        bool(connections & set(config.managed_connections))
 
 
 def is_managed(user, config):

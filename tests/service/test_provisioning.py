@@ -99,3 +99,14 @@ def test_invalid_usage_location_is_a_clear_error_with_nothing_created(graph, pro
     with pytest.raises(InvalidUser) as err:
         provisioner.ensure({"user_id": "auth0|loc", "email": "l@example.com", "usage_location": "XX"})
     assert err.value.field == "usage_location" and _entra_users(graph) == []
+
+
+def test_a_disabled_office365_account_gets_a_clear_answer_not_an_endless_wait(graph, provisioner):
+    from service import links
+    user = {"user_id": "auth0|off", "email": "off@example.com"}
+    assert provisioner.ensure(user, wait_s=10).state == "ready"
+    link = links.get(provisioner.store, "auth0|off")
+    links.save(provisioner.store, link, state="disabled")
+    done = provisioner.ensure(user, wait_s=1)
+    assert done.state == "failed" and "switched off" in done.message
+    assert links.get(provisioner.store, "auth0|off").state == "disabled"

@@ -161,3 +161,21 @@ def test_escalation_deletes_after_the_grace_period_only(world):
     assert world.auth0_users(kim["mail"]) == []
     assert world.auth0_users(lee["mail"])  # Entra says enabled again: kept
     assert world.audit(ctx, "auth0.user.deleted")[0].entra_object_id == kim["id"]
+
+
+def test_leaving_the_scope_blocks_sync_owned_users_but_never_office365_accounts(world):
+    from service.provisioning import Provisioner
+    scope = world.group("Scope")
+    mia = world.user("mia")
+    world.join(scope, mia)
+    ctx = world.context(_mapping(scope={"groups": [scope["id"]]}))
+    assert handlers.sync_user(ctx, mia["id"], {}) == "synced"
+    world.leave(scope, mia)
+    assert handlers.sync_user(ctx, mia["id"], {}) == "blocked"
+    world.seed_auth0(user_id="auth0|o365scope", email="o365scope@example.com", email_verified=True,
+                     connection=AUTH0_DB, password="Sandbox-pass-123!")
+    done = Provisioner(ctx.settings, ctx.store, ctx.graph).ensure(
+        {"user_id": "auth0|o365scope", "email": "o365scope@example.com"}, wait_s=5)
+    ctx.auth0.update_user("auth0|o365scope", {"app_metadata": {"entra_companion": {"upn": done.upn}}})
+    assert handlers.sync_user(ctx, done.object_id, {}) == "out-of-scope"
+    assert not world.auth0_users("o365scope@example.com")[0].get("blocked")
