@@ -40,12 +40,13 @@ def _max_rss_kb():
 
 
 def _requests(url, verify):
-    """An emulator's request counters by route (GET /_emulator/stats)."""
+    """An emulator's request counters by route, plus its 429 answers as "throttled" (GET /_emulator/stats)."""
     http = requests.Session()
     http.trust_env = False
     resp = http.get(f"{url}/_emulator/stats", verify=verify, timeout=60)
     resp.raise_for_status()
-    return resp.json()["requests"]
+    stats = resp.json()
+    return {**stats["requests"], "throttled": stats.get("throttled", 0)}
 
 
 def _diff(after, before):

@@ -37,12 +37,16 @@ USER_PAGES = "GET /v1.0/users"
 
 
 def parse_args(argv):
+    """Command-line options; N defaults to 100,000 (10,000 with --quick)."""
     p = argparse.ArgumentParser(prog="bench/reconcile.py", description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, nargs="+", help="N, Entra users (and about as many Auth0 users); "
                    "several values give several rows (default 100000)")
     p.add_argument("--quick", action="store_true", help="N = 10,000 (about half a minute)")
     p.add_argument("--profile", action="store_true", help="also run once under cProfile and print the top "
                    "functions (done anyway when a run misses the goal)")
+    p.add_argument("--auth0-rate-limit", type=float, metavar="RPS", help="Auth0 emulator's Management API "
+                   "token bucket (size and refill per second) during the measured runs, e.g. 16 for Enterprise "
+                   "production (facts/auth0.md §3.6); default: the emulator's 1000")
     p.add_argument("--seed", type=int, default=7, help="random seed of the drift plan")
     p.add_argument("--keep", action="store_true", help="keep the work dir (emulator logs, SQLite, raw results)")
     args = p.parse_args(argv)
@@ -131,24 +135,30 @@ class Row:
 
     @property
     def max_rss_mb(self):
+        """Peak RSS of the timed run's process (getrusage)."""
         return self.timed["max_rss_after_kb"] / 1024
 
     @property
     def rss_growth_mb(self):
+        """That peak minus the RSS when the run started."""
         return (self.timed["max_rss_after_kb"] - self.timed["rss_before_kb"]) / 1024
 
     @property
     def peak_mb(self):
+        """tracemalloc's peak in the traced run."""
         return self.traced["tracemalloc_peak_bytes"] / MB
 
     @property
     def over_goal(self):
+        """Slower than GOAL_S, or larger than GOAL_MB by either measure."""
         return self.timed["wall_s"] > GOAL_S or max(self.max_rss_mb, self.peak_mb) > GOAL_MB
 
 
 def run_n(graph, auth0, work_dir, n, args, say):
     """Seed, time, trace and check one N (and profile it when asked or when it misses the goal)."""
     setup = seed(graph, auth0, work_dir, n, args.seed)
+    if args.auth0_rate_limit:
+        auth0.configure(rate_limit=args.auth0_rate_limit)  # seeding used the control API, which has no limit
     info = setup.seeded
     say(f"  N {n}: seeded in {info['seconds']:.1f} s ({info['auth0_users']} Auth0 users, {info['links']} links, "
         f"{info['drift']} drifts); timing the dry run …")
@@ -157,7 +167,8 @@ def run_n(graph, auth0, work_dir, n, args, say):
     traced = measure("trace", setup, work_dir)
     classes, ok_timed = check(setup.expected, timed["findings"])
     _, ok_traced = check(setup.expected, traced["findings"])
-    row = Row(setup, timed, traced, classes, ok_timed and ok_traced)
+    done = timed["status"] == traced["status"] == "done"
+    row = Row(setup, timed, traced, classes, ok_timed and ok_traced and done)
     profile = None
     if args.profile or row.over_goal:
         say(f"  N {n}: profiling …")
@@ -166,10 +177,13 @@ def run_n(graph, auth0, work_dir, n, args, say):
 
 
 def _calls(counts):
-    return sum(v for k, v in counts.items() if not k.split(" ", 1)[1].startswith("/_emulator/"))
+    """Requests served (429 answers included), and "(n × 429)" when some were throttled."""
+    total = sum(v for k, v in counts.items() if " " in k and not k.split(" ", 1)[1].startswith("/_emulator/"))
+    return f"{total} ({counts['throttled']} × 429)" if counts.get("throttled") else str(total)
 
 
 def table(rows):
+    """The Markdown result table, one row per N."""
     head = ("| N | wall s | peak MB (tracemalloc) | max RSS MB (growth in run) | Graph calls (user pages / ⌈N/999⌉) "
             "| Auth0 calls | findings expected / found | correct |\n|---|---|---|---|---|---|---|---|")
     lines = [head]
@@ -187,7 +201,8 @@ def details(r):
     s, counts = r.setup.seeded, r.setup.seeded["counts"]
     lines = [f"**N = {r.setup.n:,}** — seeded in {s['seconds']:.1f} s: {r.setup.n:,} Entra users, "
              f"{s['auth0_users']:,} Auth0 users, {s['links']} identity links, mapped group of {s['members']} members "
-             f"(role Staff). Run summary: "
+             f"(role Staff). The run read {r.timed['summary'].get('entra_users')} Entra and "
+             f"{r.timed['summary'].get('auth0_users')} Auth0 users, ended `{r.timed['status']}` and found "
              f"{json.dumps(r.timed['summary'].get('by_class', {}), sort_keys=True)}; the traced run took "
              f"{r.traced['wall_s']:.1f} s (tracemalloc slows it down). RSS when the run started "
              f"{r.timed['rss_before_kb'] / 1024:.0f} MB (interpreter, imports, clients); peak RSS by /proc VmHWM "
@@ -202,12 +217,19 @@ def details(r):
     return "\n".join(lines)
 
 
+def _limit(argv):
+    args = parse_args(argv)
+    return f", Auth0 rate limit {args.auth0_rate_limit:g} requests/s" if args.auth0_rate_limit else ""
+
+
 def _mb(kb):
     return "—" if kb is None else f"{kb / 1024:.0f}"
 
 
 def _routes(counts):
-    return ", ".join(f"`{k}` {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    routes = sorted(((k, v) for k, v in counts.items() if " " in k), key=lambda kv: -kv[1])
+    return ", ".join(f"`{k}` {v}" for k, v in routes) + (f"; {counts['throttled']} answered 429"
+                                                         if counts.get("throttled") else "")
 
 
 def _sample(keys):
@@ -237,9 +259,11 @@ def machine():
 
 
 def render(argv, rows, profiles, wall_s):
+    """The whole report: command, machine, table, details per N, profiles."""
     command = " ".join([".venv/bin/python", "bench/reconcile.py", *argv])
     lines = [f"Command: `{command}`", "",
-             f"Machine: {machine()}. Emulators without latency or spec checks; companion in-process on SQLite. "
+             f"Machine: {machine()}. Emulators without latency or spec checks"
+             f"{_limit(argv)}; companion in-process on SQLite. "
              f"Goal: under {GOAL_S:.0f} s and {GOAL_MB:.0f} MB. Whole benchmark {wall_s / 60:.1f} min.", "",
              table(rows), ""]
     for r in rows:
