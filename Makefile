@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo sandbox test bench-first-login
+.PHONY: setup demo sandbox test bench-first-login bench-reconcile
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,6 @@ test: setup
 
 bench-first-login: setup
 	$(PY) bench/first_login.py
+
+bench-reconcile: setup
+	$(PY) bench/reconcile.py

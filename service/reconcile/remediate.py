@@ -29,6 +29,10 @@ def apply_safe(ctx, findings, dry_run):
 
 def _fix(ctx, fx, config, f):
     action = f["fix"]["action"]
+    if fx.dry_run:
+        # Say what would change without reading anything more: the finding holds both sides already.
+        fx._audit("reconcile.would_fix", f["auth0_user_id"], f["entra_object_id"], fix=f["fix"])
+        return
     if action == "remove_link":
         if not fx.dry_run:
             with ctx.store.session() as session:
