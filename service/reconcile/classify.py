@@ -10,7 +10,19 @@ def finding(kind, auth0_user_id=None, entra_object_id=None, auth0=None, entra=No
             "auth0": auth0 or {}, "entra": entra or {}, "fix": fix or {}, "status": "found"}
 
 
-def entra_user(eu, candidates, roles_of, groups, config):
+def _unmatched(eu, by_email, config):
+    """With email linking on, more than one verified Auth0 user for an Entra user is ambiguous."""
+    if not (config.link_by_verified_email and by_email):
+        return []
+    verified = [u for u in by_email(eu.get("mail") or "") if u["email_verified"] and not u["managed"]]
+    if len(verified) < 2:
+        return []
+    return [finding("ambiguous", ",".join(u["user_id"] for u in verified), eu["id"],
+                    {"user_ids": [u["user_id"] for u in verified]}, {"mail": eu.get("mail")},
+                    {"action": "choose", "note": "several verified Auth0 users share this email"})]
+
+
+def entra_user(eu, candidates, roles_of, groups, config, unclaimed_by_email=None):
     """Findings for one listed Entra user, given the managed Auth0 users that claim it."""
     oid = eu["id"]
     if len(candidates) > 1:
@@ -18,7 +30,7 @@ def entra_user(eu, candidates, roles_of, groups, config):
                         {"user_ids": [c["user_id"] for c in candidates]}, {"upn": eu.get("userPrincipalName")},
                         {"action": "merge", "note": "keep one Auth0 user, delete or unlink the others"})]
     if not candidates:
-        return []
+        return _unmatched(eu, unclaimed_by_email, config)
     user = candidates[0]
     if not eu.get("accountEnabled", True):
         return [] if user["blocked"] else [_orphan_auth0(user, oid, "disabled in Entra ID")]
@@ -63,6 +75,9 @@ def link(link_row, auth0_row, entra_enabled):
     oid, uid = link_row["entra_object_id"], link_row["auth0_user_id"]
     if link_row.get("deprovision_step"):
         return None  # graded deprovisioning owns this account (it may sit in deleted items, restorable)
+    if auth0_row is not None and auth0_row["oid"] and auth0_row["oid"] != oid:
+        return finding("duplicate", uid, f"{oid},{auth0_row['oid']}", {"object_ids": [oid, auth0_row["oid"]]},
+                       {}, {"action": "merge", "note": "one Auth0 user is tied to two Entra accounts"})
     if entra_enabled is None:
         return finding("dangling_link", uid, oid, {"exists": auth0_row is not None}, {"exists": False},
                        {"action": "remove_link"})

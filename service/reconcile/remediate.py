@@ -96,13 +96,25 @@ def _apply(ctx, fx, f):
             fx.block(ctx.auth0.get_user(f["auth0_user_id"]), f["entra_object_id"],
                      "reconciliation: " + str(f["entra"].get("state")))
         else:
-            if not fx.dry_run:
-                ctx.graph.update_user(f["entra_object_id"], {"accountEnabled": False})
-                ctx.graph.revoke_sign_in_sessions(f["entra_object_id"])
-            fx._audit("entra.user.disabled", f["auth0_user_id"], f["entra_object_id"],
-                      reason="reconciliation: " + str(f["auth0"].get("state")))
+            _start_graded_deprovisioning(ctx, fx, f)
     except NotFound:
         return "gone"
     return "would-apply" if fx.dry_run else "applied"
 
 
+def _start_graded_deprovisioning(ctx, fx, f):
+    """The backstop for a lost Auth0 event: the same graded steps the event would have started."""
+    import datetime as dt
+
+    from service import links
+    from service.sync import deprovision
+    link = links.get(ctx.store, f["auth0_user_id"])
+    if link is None:
+        raise NotFound("the identity link is gone")
+    if fx.dry_run:
+        fx._audit("entra.user.disabled", f["auth0_user_id"], f["entra_object_id"], reason="reconciliation")
+        return
+    graded = deprovision.effects(ctx, {"approved": True, "reference": fx.reference})
+    with deprovision.held(ctx.store, link.auth0_user_id):
+        deprovision.reconcile(ctx, graded, link, deprovision.read_auth0_user(ctx.auth0, link.auth0_user_id),
+                              dt.datetime.now(dt.timezone.utc))

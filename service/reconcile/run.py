@@ -61,7 +61,7 @@ def _walk_entra(ctx, spool, config):
         groups = spool.groups_of(eu["id"])
         if config.scope_groups and not mapping.in_scope(groups, config) and not claimed:
             continue
-        findings += classify.entra_user(eu, claimed, spool.roles_of, groups, config)
+        findings += classify.entra_user(eu, claimed, spool.roles_of, groups, config, spool.by_email)
     return findings, count
 
 

@@ -117,3 +117,22 @@ def test_only_one_run_at_a_time(world):
     assert leases.acquire(ctx.store, LOCK, "another-replica", 60)
     with pytest.raises(AlreadyRunning):
         reconcile(ctx, "dry-run")
+
+
+def test_one_auth0_user_tied_to_two_entra_accounts_and_ambiguous_emails_are_reported(world):
+    ctx = world.context({"connection": AUTH0_DB, "link_by_verified_email": True})
+    other = world.user("other")
+    world.seed_auth0(user_id="auth0|twice", email="twice@example.com", email_verified=True, connection=AUTH0_DB,
+                     password="Sandbox-pass-123!")
+    done = Provisioner(ctx.settings, ctx.store, ctx.graph).ensure(
+        {"user_id": "auth0|twice", "email": "twice@example.com"}, wait_s=5)
+    ctx.auth0.update_user("auth0|twice", {"app_metadata": {"entra": {"object_id": other["id"], "managed": True}}})
+    shared = world.user("shared")
+    for connection in (AUTH0_DB, "google-oauth2"):
+        world.seed_auth0(email=shared["mail"], email_verified=True, connection=connection,
+                         **({"password": "Sandbox-pass-123!"} if connection == AUTH0_DB else {}))
+    run = runs.get(ctx.store, reconcile(ctx, "dry-run"))
+    dup = [f for f in run.findings if f["class"] == "duplicate" and f["auth0_user_id"] == "auth0|twice"]
+    assert dup and sorted(dup[0]["auth0"]["object_ids"]) == sorted([done.object_id, other["id"]])
+    (amb,) = [f for f in run.findings if f["class"] == "ambiguous"]
+    assert amb["entra_object_id"] == shared["id"] and len(amb["auth0"]["user_ids"]) == 2 and not amb["safe"]
