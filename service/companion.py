@@ -5,6 +5,7 @@ from service import jobs
 from service.clients.auth0 import Auth0Client
 from service.clients.graph import GraphClient
 from service.db import Store
+from service.jwks import Jwks
 from service.provisioning import Provisioner
 
 
@@ -28,5 +29,6 @@ class Companion:
         auth0 = Auth0Client.from_settings(settings)
         queue = jobs.make_queue(settings.queue_url)
         jobs.register(queue)
+        jwks = Jwks(auth0.jwks) if settings.companion_api_audience else None
         return cls(settings=settings, store=store, graph=graph, auth0=auth0,
-                   provisioner=Provisioner(settings, store, graph), queue=queue)
+                   provisioner=Provisioner(settings, store, graph), queue=queue, jwks=jwks)

@@ -120,6 +120,13 @@ class Auth0Client:
             raise Transient(f"Auth0 unreachable ({type(exc).__name__})", vendor="auth0",
                             code=type(exc).__name__) from exc
 
+    def jwks(self):
+        """The tenant's signing keys (GET /.well-known/jwks.json, no token), for RS256 access tokens."""
+        resp = self._send("GET", self.base + "/.well-known/jwks.json", "GET /.well-known/jwks.json")
+        if resp.status_code >= 400:
+            raise translate_error(resp.status_code, _json(resp), resp.headers)
+        return (_json(resp) or {}).get("keys", [])
+
     def _guard(self, method, path):
         if self.dry_run and method != "GET" and not (method == "POST" and path in READ_ONLY_POSTS):
             raise DryRunBlocked(f"dry run: {method} {path.split('?')[0]} was not sent",
