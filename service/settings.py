@@ -228,7 +228,7 @@ def _read_sync(r):
     sources = r.listing("SYNC_EVENTS") or SYNC_EVENT_SOURCES
     bad = [s for s in sources if s not in SYNC_EVENT_SOURCES]
     if bad:
-        r.problems.append(f"SYNC_EVENTS is malformed: expected a comma-separated subset of webhook,delta")
+        r.problems.append("SYNC_EVENTS is malformed: expected a comma-separated subset of webhook,delta")
     admin = r.get("ADMIN_API_KEY")
     if admin:
         r.check("ADMIN_API_KEY", len(admin) >= 24, "must be at least 24 characters long")

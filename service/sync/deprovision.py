@@ -12,16 +12,16 @@ import datetime as dt
 import logging
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from service import links
 from service.errors import CompanionError, NotFound, Transient
 from service.licensing import LicenceUnavailable, has_sku
-from service.models import Auth0EventReceipt, AuditEvent, Link, utcnow
-from service.sync.effects import DESTRUCTIVE, Effects, ThresholdReached
+from service.models import Auth0EventReceipt, Link, utcnow
+from service.sync.effects import Effects
+from service.sync.handlers import soft_deleted
 
 log = logging.getLogger("companion.sync.deprovision")
-ENTRA_DESTRUCTIVE = ("entra.user.disabled", "entra.user.deleted")
 RESTORABLE_DAYS = 30      # Entra purges deleted users after 30 days (facts/graph.md §7)
 RECEIPTS_KEPT_DAYS = 30   # Auth0 retries within seconds (facts/auth0.md §4.2); a month is ample
 LEASE_S = 30
@@ -29,19 +29,7 @@ LICENCE_SELECT = ("id", "accountEnabled", "assignedLicenses")
 
 
 class EntraEffects(Effects):
-    """Entra writes for one link; dry run records what would happen, the threshold counts both directions."""
-
-    def _guard_threshold(self):
-        if self.approved or self.dry_run:
-            return
-        since = utcnow() - dt.timedelta(hours=1)
-        with self.store.session() as session:
-            done = session.scalar(select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.action.in_(DESTRUCTIVE + ENTRA_DESTRUCTIVE), AuditEvent.outcome == "ok",
-                AuditEvent.at >= since))
-        if done >= self.config.threshold:
-            raise ThresholdReached(f"{done} blocks/disables/deletes in the last hour reached the threshold of "
-                                   f"{self.config.threshold}; approve held events to go on")
+    """Entra writes for one link; dry run records what would happen (the threshold is Effects')."""
 
     def disable_entra(self, link, reason):
         """PATCH accountEnabled=false and revoke the sign-in sessions (refresh tokens, session cookies)."""
@@ -52,7 +40,7 @@ class EntraEffects(Effects):
                 self.graph.update_user(oid, {"accountEnabled": False})
                 self.graph.revoke_sign_in_sessions(oid)
             except NotFound:
-                if not _soft_deleted(self.graph, oid):
+                if not soft_deleted(self.graph, oid):
                     raise Transient("Entra does not show the account yet (replication)") from None
         self._audit("entra.user.disabled", link.auth0_user_id, oid, reason=reason,
                     revoked=["sign_in_sessions"] if oid else [], account=link.account_type)
@@ -94,14 +82,6 @@ class EntraEffects(Effects):
             self.graph.update_user(link.entra_object_id, {"accountEnabled": True})
         self._audit("entra.user.enabled", link.auth0_user_id, link.entra_object_id,
                     reason="unblocked in Auth0 within the grace period")
-
-
-def _soft_deleted(graph, oid):
-    try:
-        graph.get_deleted_item(oid)
-        return True
-    except NotFound:
-        return False
 
 
 def effects(ctx, detail):

@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 from service import audit
 from service.models import AuditEvent, utcnow
 
-DESTRUCTIVE = ("auth0.user.blocked", "auth0.user.deleted")
+# One hourly budget for destructive changes in both directions (Auth0 blocks/deletes, Entra disables/deletes).
+DESTRUCTIVE = ("auth0.user.blocked", "auth0.user.deleted", "entra.user.disabled", "entra.user.deleted")
 
 
 class ThresholdReached(Exception):
@@ -34,7 +35,7 @@ class Effects:
             done = session.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.action.in_(DESTRUCTIVE), AuditEvent.outcome == "ok", AuditEvent.at >= since))
         if done >= self.config.threshold:
-            raise ThresholdReached(f"{done} blocks/deletes in the last hour reached the threshold of "
+            raise ThresholdReached(f"{done} blocks/disables/deletes in the last hour reached the threshold of "
                                    f"{self.config.threshold}; approve held events to go on")
 
     def block(self, user, oid, reason):

@@ -29,7 +29,7 @@ def read_entra(graph, oid, deleted_hint=False):
     try:
         user = graph.get_user(oid, select=USER_SELECT)
     except NotFound:
-        if deleted_hint or _soft_deleted(graph, oid):
+        if deleted_hint or soft_deleted(graph, oid):
             return EntraView(oid, None, deleted=True)
         raise Transient(f"Entra user {oid} is not visible yet") from None
     groups = tuple(g["id"] for g in graph.member_of(oid, transitive=True, select=("id",))
@@ -41,7 +41,8 @@ def read_entra(graph, oid, deleted_hint=False):
     return EntraView(oid, user, groups, (manager or {}).get("userPrincipalName"))
 
 
-def _soft_deleted(graph, oid):
+def soft_deleted(graph, oid):
+    """True when the object sits in deleted items (restorable)."""
     try:
         graph.get_deleted_item(oid)
         return True
