@@ -7,11 +7,15 @@ from service.settings import from_env
 from service.views import admin, api, auth0_events, errors, events, health, o365
 
 
+MAX_BODY_BYTES = 1 << 20  # no caller of ours sends more than a user profile or a notification batch
+
+
 def create_app(settings=None):
     """Build the Flask app from Settings (read from the environment when not given)."""
     settings = settings or from_env()
     logs.configure(settings)
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["companion"] = Companion.build(settings)
     app.before_request(logs.begin_request)
     app.after_request(logs.end_request)

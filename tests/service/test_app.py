@@ -49,3 +49,15 @@ def test_a_secret_that_reaches_a_log_call_is_redacted(app, capfd):
     logging.getLogger("companion.test").error("leaked %s", GOOD["COMPANION_SECRET"])
     err = capfd.readouterr().err
     assert GOOD["COMPANION_SECRET"] not in err and "[redacted]" in err
+
+
+def test_oversized_bodies_get_a_named_413(app):
+    import time
+    from jose import jwt
+    from service import tokens
+    now = int(time.time())
+    token = jwt.encode({"iss": tokens.ACTION_ISSUER, "aud": tokens.ACTION_AUDIENCE, "sub": "u", "iat": now,
+                        "exp": now + 60}, GOOD["COMPANION_SECRET"], algorithm="HS256")
+    resp = app.test_client().post("/v1/o365/provision", data=b"x" * (2 << 20),
+                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert resp.status_code == 413 and resp.json["error"]["code"] == "request_entity_too_large"
