@@ -8,7 +8,6 @@ from service.sync import auth0_events
 from service.views.errors import ApiError
 
 bp = Blueprint("auth0_events", __name__, url_prefix="/v1/events")
-MAX_BODY = 1 << 20
 
 
 @bp.post("/auth0")
@@ -16,8 +15,6 @@ def auth0_stream():
     """One CloudEvent (or a JSON array of them) from an Auth0 event stream."""
     companion = current_app.extensions["companion"]
     _authenticate(companion.settings.auth0_events_token)
-    if (request.content_length or 0) > MAX_BODY:
-        raise ApiError(413, "too_large", "Event bodies over 1 MB are refused.")
     body = request.get_json(silent=True, force=True)
     items = [body] if isinstance(body, dict) else body
     if not isinstance(items, list):

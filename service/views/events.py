@@ -11,7 +11,6 @@ from service.views.errors import ApiError
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
 log = logging.getLogger("companion.events")
-MAX_BODY = 1 << 20
 
 
 @bp.post("/graph")
@@ -22,8 +21,6 @@ def graph_notifications():
         # Learn change-notifications-delivery-webhooks: echo the decoded token, 200, text/plain, only.
         return Response(token, 200, {"Content-Type": "text/plain; charset=utf-8",
                                      "X-Content-Type-Options": "nosniff"})
-    if (request.content_length or 0) > MAX_BODY:
-        raise ApiError(413, "too_large", "Notification bodies over 1 MB are refused.")
     body = request.get_json(silent=True)
     items = body.get("value") if isinstance(body, dict) else None
     if not isinstance(items, list):
