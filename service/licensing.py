@@ -1,8 +1,5 @@
 """Licence lookup by skuPartNumber, with a short cache and a seat check before anything is created."""
-import threading
-import time
-
-from cachetools import TTLCache
+from service.cache import cached_value
 
 
 class LicenceUnavailable(Exception):
@@ -14,14 +11,12 @@ class SkuCatalog:
 
     def __init__(self, graph, ttl_s=60.0):
         self.graph = graph
-        self._cache = TTLCache(maxsize=1, ttl=ttl_s, timer=time.monotonic)
-        self._lock = threading.Lock()
+        self._cached = cached_value(graph.subscribed_skus, ttl_s)
 
     def _skus(self, fresh=False):
-        with self._lock:
-            if fresh or "skus" not in self._cache:
-                self._cache["skus"] = self.graph.subscribed_skus()
-            return self._cache["skus"]
+        if fresh:
+            self._cached.cache_clear()
+        return self._cached()
 
     def resolve(self, part_number, disabled_plans=(), fresh=False):
         """The addLicenses entry for part_number, after checking it exists and has a free seat."""

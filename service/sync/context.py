@@ -1,12 +1,9 @@
 """What sync handlers need: clients, store, the mapping file, and the dispatch table."""
-import threading
-
-from cachetools import TTLCache
-
+from service.cache import cached_value
 from service.clients.notify import Notifier
 from service.sync import auth0_events, delta, deprovision, escalate, handlers, risk, subscriptions
 from service.sync.config import ConfigFile
-from service.sync.effects import ThresholdReached
+from service.sync.effects import Effects, ThresholdReached
 
 
 class SyncContext:
@@ -18,8 +15,7 @@ class SyncContext:
         self.provisioner = companion.provisioner  # back-provisioning runs the Office 365 path
         self.dry_run = companion.settings.dry_run
         self.config_file = ConfigFile(companion.settings.sync_config)
-        self._roles = TTLCache(maxsize=1, ttl=300)
-        self._lock = threading.Lock()
+        self._role_ids = cached_value(lambda: {r["name"]: r["id"] for r in self.auth0.list_roles()}, 300)
         self.notifier = Notifier.from_settings(companion.settings)
         self.handlers = {"user": handlers.sync_user, "users_delta": delta.users_round,
                          "groups_delta": delta.groups_round, "risk_poll": risk.poll,
@@ -34,10 +30,7 @@ class SyncContext:
 
     def role_ids(self):
         """Auth0 role name → id, cached for five minutes."""
-        with self._lock:
-            if "ids" not in self._roles:
-                self._roles["ids"] = {r["name"]: r["id"] for r in self.auth0.list_roles()}
-            return self._roles["ids"]
+        return self._role_ids()
 
     def dispatch(self, event):
         """Run the handler for an event kind; 'held' when the threshold stops it."""
@@ -45,7 +38,6 @@ class SyncContext:
         try:
             return handler(self, event.object_id, dict(event.detail, event_id=event.id))
         except ThresholdReached as why:
-            from service.sync.effects import Effects
             Effects(self.auth0, self.graph, self.store, self.config())._audit(
                 "sync.threshold.reached", None, event.object_id, reason=str(why), event_id=event.id)
             return "held"
