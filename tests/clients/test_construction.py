@@ -1,15 +1,12 @@
 """Building the clients from settings, and the certificate credential for msal."""
-import datetime
 import types
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from service.clients.auth0 import Auth0Client
 from service.clients.entra import MICROSOFT_AUTHORITY_HOSTS, EntraTokens, certificate_credential
 from service.clients.graph import GraphClient
+from tests.support.certs import self_signed
 
 
 def _settings(**over):
@@ -53,16 +50,9 @@ def test_login_microsoftonline_is_a_known_authority():
 
 
 def _pem_with_cert(tmp_path):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "companion")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    pem, cert = self_signed("companion")
     path = tmp_path / "app.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption())
-                     + cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(pem + cert.public_bytes(serialization.Encoding.PEM))
     return str(path), cert.fingerprint(hashes.SHA1()).hex()
 
 

@@ -1,17 +1,15 @@
 """Graph emulator: the Entra v2.0 token endpoint (secrets, certificate assertions) and OpenID metadata."""
-import datetime
 import hashlib
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from jose import jwt
 from msal.oauth2cli.assertion import JwtAssertionCreator
 from werkzeug.test import Client
 
 from emulators.graph import GraphConfig, create_app
+from tests.support.certs import self_signed
 from tests.support.emulators import GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID
 
 TOKEN_PATH = f"/{GRAPH_TENANT_ID}/oauth2/v2.0/token"
@@ -22,16 +20,9 @@ SCOPE = "https://graph.microsoft.com/.default"
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """(private key PEM, certificate, path of the certificate PEM)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "companion-test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    pem, cert = self_signed()
     path = tmp_path_factory.mktemp("cert") / "client.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
     return pem, cert, str(path)
 
 
