@@ -41,6 +41,7 @@ class Store:
             self.sessions = {}       # user_id -> [session]
             self.refresh_tokens = {}  # user_id -> [refresh token]
             self.revocations = []    # [{user_id, kind, at, ...}]
+            self.user_blocks = []    # brute-force blocks: [{identifier, ip?, connection?}]
             self.jobs = {}           # job id -> job record
             self.logs, self.log_seq = [], 0
 
