@@ -53,10 +53,8 @@ def assign_role_users(emu, req, id):
         emu.store.role(id)
         for user_id in user_ids:
             emu.store.user(user_id)
-        for user_id in dict.fromkeys(user_ids):
-            held = emu.store.user_roles.setdefault(user_id, [])
-            if id not in held:
-                held.append(id)
+        for user_id in user_ids:
+            emu.store.grant(user_id, [id])
     return Reply(200)
 
 

@@ -132,8 +132,7 @@ def assign_roles(emu, req, id):
         emu.store.user(id)
         for role_id in roles:
             emu.store.role(role_id)
-        held = emu.store.user_roles.setdefault(id, [])
-        held.extend(r for r in dict.fromkeys(roles) if r not in held)
+        emu.store.grant(id, roles)
     return Reply(204)
 
 
