@@ -88,3 +88,12 @@ def test_repeated_slashes_and_aliased_actions_route_as_graph_does(api):
     # A key that merely starts like the alias is left alone.
     assert error_code(api.get("/users/graph.user@contoso.onmicrosoft.com")) == "Request_ResourceNotFound"
     assert api.get("/groups/not-a-type/members/graph.device").status_code == 400
+
+
+def test_batch_items_use_the_same_spelling(api):
+    reply = api.post("/$batch", json={"requests": [
+        {"id": "1", "method": "GET", "url": f"/groups/{ENGINEERING}/members/graph.user"},
+        {"id": "2", "method": "GET", "url": "/users/$count", "headers": EVENTUAL}]})
+    first, second = sorted(reply.json["responses"], key=lambda r: r["id"])
+    assert first["status"] == 200 and [u["id"] for u in first["body"]["value"]] == [AOIFE]
+    assert second["status"] == 200 and second["headers"]["Content-Type"].startswith("text/plain")
