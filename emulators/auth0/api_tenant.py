@@ -6,7 +6,7 @@ from emulators.auth0.api_users import body
 from emulators.auth0.errors import Auth0Error, bad_body, user_not_found
 from emulators.auth0.search import compile_query
 from emulators.auth0.store import now_iso
-from emulators.auth0.web import Reply, bool_arg, int_arg, paginate
+from emulators.auth0.web import Reply, bool_arg, checkpoint, int_arg, paginate
 
 
 def list_roles(emu, req):
@@ -24,13 +24,7 @@ def role_users(emu, req, id):
         members = [uid for uid, held in emu.store.user_roles.items() if id in held and uid in emu.store.users]
         rows = [_role_user(emu.store.users[uid]) for uid in sorted(members)]
     if "from" in req.args or "take" in req.args:
-        take = int_arg(req, "take", 50, low=1, high=100)
-        start = req.args.get("from") or ""
-        after = [r for r in rows if r["user_id"] > start] if start else rows
-        out = {"users": after[:take]}
-        if len(after) > take:
-            out["next"] = after[take - 1]["user_id"]
-        return Reply(200, out)
+        return Reply(200, checkpoint(req, rows, "users", "user_id"))
     return Reply(200, paginate(req, rows, "users"))
 
 
@@ -40,18 +34,29 @@ def _role_user(user):
 
 
 def list_connections(emu, req):
-    """GET /connections with `strategy` (repeatable) and `name` filters."""
+    """GET /connections with `strategy` (repeatable) and `name` filters; offset or checkpoint paging."""
     strategies = req.args.getlist("strategy")
     name = req.args.get("name")
     with emu.store.lock:
         rows = [_connection(c) for c in emu.store.connections.values()
                 if (not strategies or c["strategy"] in strategies) and (not name or c["name"] == name)]
+    if "from" in req.args or "take" in req.args:
+        # In id order, as ListConnectionsCheckpointPaginatedResponseContent pages them.
+        out = checkpoint(req, sorted(rows, key=lambda r: r["id"]), "connections", "id")
+    else:
+        out = paginate(req, rows, "connections")
+    page = out if isinstance(out, list) else out["connections"]
+    page[:] = [_fields(req, row) for row in page]
+    return Reply(200, out)
+
+
+def _fields(req, row):
+    """The row limited by `fields` / `include_fields`."""
     fields = req.args.get("fields")
-    if fields:
-        wanted = set(fields.split(","))
-        include = bool_arg(req, "include_fields", True)
-        rows = [{k: v for k, v in r.items() if (k in wanted) == include} for r in rows]
-    return Reply(200, paginate(req, rows, "connections"))
+    if not fields:
+        return row
+    wanted, include = set(fields.split(",")), bool_arg(req, "include_fields", True)
+    return {k: v for k, v in row.items() if (k in wanted) == include}
 
 
 def _connection(conn):

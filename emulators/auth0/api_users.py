@@ -100,21 +100,21 @@ def users_by_email(emu, req):
         return Reply(200, [U.public(emu.store.users[i], fields, include) for i in ids if i])
 
 
-def _role_ids(payload):
-    """The `roles` list of an assign/remove body (minItems 1, non-empty strings)."""
+def id_list(payload, key):
+    """The `key` list of an assign/remove body such as `{"roles": [...]}` (minItems 1, non-empty strings)."""
     if not isinstance(payload, dict):
         raise bad_body("'Expected type object but found type array'.")
-    extra = [k for k in payload if k != "roles"]
+    extra = [k for k in payload if k != key]
     if extra:
         raise bad_body(f"'Additional properties not allowed: {','.join(extra)}'.")
-    roles = payload.get("roles")
-    if roles is None:
-        raise bad_body("'Missing required property: roles'.")
-    if not isinstance(roles, list):
-        raise wrong_type("roles", "array", roles)
-    if not roles or not all(isinstance(r, str) and r for r in roles):
-        raise bad_body("'Array items must be non-empty strings, at least one' on property roles.")
-    return roles
+    ids = payload.get(key)
+    if ids is None:
+        raise bad_body(f"'Missing required property: {key}'.")
+    if not isinstance(ids, list):
+        raise wrong_type(key, "array", ids)
+    if not ids or not all(isinstance(i, str) and i for i in ids):
+        raise bad_body(f"'Array items must be non-empty strings, at least one' on property {key}.")
+    return ids
 
 
 def user_roles(emu, req, id):
@@ -127,19 +127,18 @@ def user_roles(emu, req, id):
 
 def assign_roles(emu, req, id):
     """POST /users/{id}/roles: idempotent assignment."""
-    roles = _role_ids(body(req))
+    roles = id_list(body(req), "roles")
     with emu.store.lock:
         emu.store.user(id)
         for role_id in roles:
             emu.store.role(role_id)
-        held = emu.store.user_roles.setdefault(id, [])
-        held.extend(r for r in dict.fromkeys(roles) if r not in held)
+        emu.store.grant(id, roles)
     return Reply(204)
 
 
 def remove_roles(emu, req, id):
     """DELETE /users/{id}/roles."""
-    roles = _role_ids(body(req))
+    roles = id_list(body(req), "roles")
     with emu.store.lock:
         emu.store.user(id)
         held = emu.store.user_roles.get(id, [])

@@ -41,6 +41,7 @@ class Store:
             self.sessions = {}       # user_id -> [session]
             self.refresh_tokens = {}  # user_id -> [refresh token]
             self.revocations = []    # [{user_id, kind, at, ...}]
+            self.user_blocks = []    # brute-force blocks: [{identifier, ip?, connection?}]
             self.jobs = {}           # job id -> job record
             self.logs, self.log_seq = [], 0
 
@@ -82,6 +83,11 @@ class Store:
         return (connection, email) in self.by_email
 
     # roles, connections ------------------------------------------------------
+    def grant(self, user_id, role_ids):
+        """Give the user these roles, once each, in order (caller checked both exist)."""
+        held = self.user_roles.setdefault(user_id, [])
+        held.extend(r for r in dict.fromkeys(role_ids) if r not in held)
+
     def role(self, role_id):
         """The role or Auth0Error(404 inexistent_role)."""
         found = self.roles.get(role_id)

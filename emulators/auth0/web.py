@@ -97,3 +97,18 @@ def paginate(req, items, key, with_length=False, default_per_page=50, min_per_pa
     if with_length:
         out["length"] = len(chunk)
     return out
+
+
+def checkpoint(req, rows, key, cursor):
+    """Checkpoint paging (`from`, `take` 1–100, default 50) over rows sorted by `cursor`.
+
+    Auth0 answers `{key: [...], "next": "…"}` and leaves `next` out on the last page; a cursor that compares
+    by id keeps a walk exact while rows before or after it come and go.
+    """
+    take = int_arg(req, "take", 50, low=1, high=100)
+    start = req.args.get("from") or ""
+    after = [row for row in rows if row[cursor] > start] if start else rows
+    out = {key: after[:take]}
+    if len(after) > take:
+        out["next"] = after[take - 1][cursor]
+    return out

@@ -9,8 +9,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulators.graph import (auth, batch, control, delta, directory, groups, invitations, licences, risk,
+from emulators.graph import (auth, batch, casts, control, delta, directory, groups, invitations, licences, risk,
                              subscriptions, users)
+from emulators.graph.aliases import canonical
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.faults import Faults
 from emulators.graph.notify import Delivery
@@ -23,7 +24,7 @@ from emulators.graph.throttle import Budget, cost
 from emulators.graph.tokens import TokenIssuer, TrustedCertificate
 
 GRAPH_ROUTES = (users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTES + batch.ROUTES + delta.ROUTES
-                + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES)
+                + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES + casts.ROUTES)
 CONTROL_ROUTES = (control.ROUTES + delta.CONTROL_ROUTES + directory.CONTROL_ROUTES + groups.CONTROL_ROUTES
                   + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES)
 
@@ -82,7 +83,7 @@ class GraphApp:
 
     # --- pipeline ---
     def __call__(self, environ, start_response):
-        ctx = Ctx(self, Request(environ))
+        ctx = Ctx(self, Request(canonical(environ)))
         if ctx.req.path.startswith("/_emulator/"):
             reply = self.serve(ctx, self.control)
         elif ctx.req.path == "/v1.0" or ctx.req.path.startswith("/v1.0/"):

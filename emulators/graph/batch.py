@@ -8,6 +8,7 @@ import json
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from emulators.graph.aliases import canonical
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.routing import Ctx, Reply, Route
 
@@ -79,7 +80,7 @@ def inner_ctx(ctx, item):
         environ = builder.get_environ()
     finally:
         builder.close()
-    inner = Ctx(ctx.app, Request(environ), inner=True)
+    inner = Ctx(ctx.app, Request(canonical(environ)), inner=True)
     inner.claims = ctx.claims
     return inner
 

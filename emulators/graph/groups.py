@@ -11,7 +11,7 @@ from emulators.graph.errors import GraphError, bad_request, not_found
 from emulators.graph.filters import compile_filter
 from emulators.graph.routing import Reply, Route
 from emulators.graph.seed import group_record
-from emulators.graph.users import load_user
+from emulators.graph.users import advanced_query, load_user
 
 # Set by the directory; a control body may not change them.
 GROUP_READ_ONLY = {"id", "createdDateTime", "deletedDateTime", "securityIdentifier", "onPremisesSyncEnabled",
@@ -60,8 +60,8 @@ def _group_json(group, select, schema):
     return odata.project(group, select, schema.fields("group"))
 
 
-def _object_json(ctx, kind, obj, select):
-    """A directoryObject collection item: a user or a group with its @odata.type."""
+def _object_json(ctx, kind, obj, select, typed=True):
+    """A directoryObject collection item: a user or a group, with its @odata.type unless cast to it."""
     fields = ctx.app.schema.fields(kind)
     if select is not None:
         body = odata.project(obj, [name for name in select if name in fields], fields)
@@ -69,7 +69,7 @@ def _object_json(ctx, kind, obj, select):
         body = odata.project(obj, odata.USER_DEFAULT, fields)
     else:
         body = dict(obj)
-    return {"@odata.type": f"#microsoft.graph.{kind}", **body}
+    return {"@odata.type": f"#microsoft.graph.{kind}", **body} if typed else body
 
 
 def _directory_select(ctx):
@@ -86,22 +86,35 @@ def _directory_select(ctx):
     return names
 
 
-def _collection(ctx, ids, path):
-    """One page of a directoryObject collection, in id order, with $select/$top/$skiptoken."""
-    odata.reject_unsupported(ctx.args, PAGING)
-    select = _directory_select(ctx)
+def _collection(ctx, ids, path, cast=None):
+    """One page of a directoryObject collection, in id order, with $select/$top/$skiptoken.
+
+    `cast` ("user" or "group") serves the OData cast `…/microsoft.graph.{cast}`: objects of that type only,
+    $select on its properties, and `@odata.count` with the advanced query parameters (Learn
+    `group-list-transitivemembers`, examples with `microsoft.graph.group`).
+    """
+    odata.reject_unsupported(ctx.args, PAGING + (("$count",) if cast else ()))
+    select = odata.parse_select(ctx.args.get("$select"), ctx.app.schema, cast) if cast else _directory_select(ctx)
     top = odata.parse_top(ctx.args.get("$top"))
     after = odata.decode_skiptoken(ctx.args["$skiptoken"]) if "$skiptoken" in ctx.args else None
     with ctx.store.lock:
         found = [(oid, ctx.store.directory_object(oid)) for oid in sorted(ids)]
-    found = [(oid, hit) for oid, hit in found if hit is not None]
+    found = [(oid, hit) for oid, hit in found if hit is not None and cast in (None, hit[0])]
     start = bisect.bisect_right([oid for oid, _ in found], after) if after else 0
     page = found[start:start + top]
-    body = {"@odata.context": odata.context(ctx.base, "directoryObjects")}
+    body = {"@odata.context": odata.context(ctx.base, f"{cast}s", select) if cast
+            else odata.context(ctx.base, "directoryObjects")}
+    if cast and advanced_query(ctx):
+        body["@odata.count"] = len(found)
     if start + top < len(found):
         body["@odata.nextLink"] = odata.next_link(ctx.base, path, ctx.args, page[-1][0])
-    body["value"] = [_object_json(ctx, kind, obj, select) for _, (kind, obj) in page]
+    body["value"] = [_object_json(ctx, kind, obj, select, typed=not cast) for _, (kind, obj) in page]
     return Reply(200, body)
+
+
+def _cast_path(path, cast):
+    """The collection path, with the cast segment when there is one."""
+    return f"{path}/microsoft.graph.{cast}" if cast else path
 
 
 def _walk(start, step):
@@ -115,32 +128,33 @@ def _walk(start, step):
     return seen
 
 
-def members(ctx, gid):
-    """GET /groups/{id}/members: direct members."""
+def members(ctx, gid, cast=None):
+    """GET /groups/{id}/members[/microsoft.graph.{cast}]: direct members."""
     load_group(ctx, gid)
-    return _collection(ctx, list(ctx.store.members[gid]), f"/v1.0/groups/{gid}/members")
+    return _collection(ctx, list(ctx.store.members[gid]), _cast_path(f"/v1.0/groups/{gid}/members", cast), cast)
 
 
-def transitive_members(ctx, gid):
-    """GET /groups/{id}/transitiveMembers: members of nested groups too."""
+def transitive_members(ctx, gid, cast=None):
+    """GET /groups/{id}/transitiveMembers[/microsoft.graph.{cast}]: members of nested groups too."""
     load_group(ctx, gid)
     with ctx.store.lock:
         ids = _walk(gid, lambda oid: ctx.store.members.get(oid, ()))
-    return _collection(ctx, ids, f"/v1.0/groups/{gid}/transitiveMembers")
+    return _collection(ctx, ids, _cast_path(f"/v1.0/groups/{gid}/transitiveMembers", cast), cast)
 
 
-def member_of(ctx, key):
-    """GET /users/{id}/memberOf: groups the user is directly in."""
+def member_of(ctx, key, cast=None):
+    """GET /users/{id}/memberOf[/microsoft.graph.group]: groups the user is directly in."""
     user = load_user(ctx, key)
-    return _collection(ctx, set(ctx.store.member_of.get(user["id"], ())), f"/v1.0/users/{key}/memberOf")
+    ids = set(ctx.store.member_of.get(user["id"], ()))
+    return _collection(ctx, ids, _cast_path(f"/v1.0/users/{key}/memberOf", cast), cast)
 
 
-def transitive_member_of(ctx, key):
-    """GET /users/{id}/transitiveMemberOf: direct and nested groups."""
+def transitive_member_of(ctx, key, cast=None):
+    """GET /users/{id}/transitiveMemberOf[/microsoft.graph.group]: direct and nested groups."""
     user = load_user(ctx, key)
     with ctx.store.lock:
         ids = _walk(user["id"], lambda oid: ctx.store.member_of.get(oid, ()))
-    return _collection(ctx, ids, f"/v1.0/users/{key}/transitiveMemberOf")
+    return _collection(ctx, ids, _cast_path(f"/v1.0/users/{key}/transitiveMemberOf", cast), cast)
 
 
 def add_member(ctx, gid):

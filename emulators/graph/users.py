@@ -119,11 +119,7 @@ def list_users(ctx):
     select = odata.parse_select(args.get("$select"), schema, "user")
     top = odata.parse_top(args.get("$top"))
     advanced = advanced_query(ctx)
-    predicate = candidates = None
-    if args.get("$filter"):
-        predicate, ast = compile_filter(args["$filter"], schema, "user", advanced)
-        plan = index_plan(ast, INDEXED)
-        candidates = ctx.store.lookup_ids(plan) if plan is not None else None
+    predicate, candidates = user_filter(ctx, advanced)
     after = odata.decode_skiptoken(args["$skiptoken"]) if "$skiptoken" in args else None
     users, more = ctx.store.page("user", after, top, predicate, candidates)
     body = {"@odata.context": odata.context(ctx.base, "users", select)}
@@ -134,6 +130,15 @@ def list_users(ctx):
     fields = schema.fields("user")
     body["value"] = [odata.project(u, select or odata.USER_DEFAULT, fields) for u in users]
     return Reply(200, body)
+
+
+def user_filter(ctx, advanced):
+    """(predicate, candidate ids or None) for the request's $filter on users; (None, None) without one."""
+    if not ctx.args.get("$filter"):
+        return None, None
+    predicate, ast = compile_filter(ctx.args["$filter"], ctx.app.schema, "user", advanced)
+    plan = index_plan(ast, INDEXED)
+    return predicate, (ctx.store.lookup_ids(plan) if plan is not None else None)
 
 
 def advanced_query(ctx):

@@ -158,3 +158,16 @@ def test_auth0_ambiguous_one_of_and_required_only_fields(auth0_spec):
                             JSON, _body(job)) == []
     assert auth0_spec.response_unknown_fields("GET", "/api/v2/jobs/job_1", 200, dict(job, id="job_1")) == [
         "GET /jobs/{id} -> 200: response field $.connection is not in the vendor schema"]
+
+
+def test_auth0_checkpoint_pages_match_the_extract(auth0_spec):
+    page = {"connections": [{"id": "con_googleoauth20001", "name": "google-oauth2", "strategy": "google-oauth2"}],
+            "next": "con_googleoauth20001"}
+    assert auth0_spec.check("GET", "/api/v2/connections", "take=1", AUTH, b"", 200, JSON, _body(page)) == []
+    assert auth0_spec.check("GET", "/api/v2/connections", "take=1", AUTH, b"", 200, JSON,
+                            _body(dict(page, next=5)))
+    assert auth0_spec.check("GET", "/api/v2/connections", "take=101", AUTH, b"", 200, JSON, _body(page))
+    # Paths the extract lacks (documented by Auth0, served by the emulator) are not checked at all.
+    for method, path in (("POST", "/api/v2/roles"), ("GET", "/api/v2/roles/rol_1"), ("GET", "/api/v2/user-blocks"),
+                         ("GET", USER_PATH + "/sessions"), ("GET", USER_PATH + "/refresh-tokens")):
+        assert not auth0_spec.matches(method, path)
