@@ -75,8 +75,8 @@ class Checks:
         heads = set(ScriptDirectory.from_config(migrations_config()).get_heads())
         if current == heads:
             return Line(OK, title, "reachable, at the latest migration")
-        found = ", ".join(sorted(current)) or "empty"
-        return Line(FAIL, title, f"at {found}, latest is {', '.join(sorted(heads))}",
+        found = f"at {', '.join(sorted(current))}" if current else "empty"
+        return Line(FAIL, title, f"schema {found}; the latest migration is {', '.join(sorted(heads))}",
                     "run `python -m service migrate` (the web and the worker also migrate when they start)")
 
     def queue(self):
@@ -177,7 +177,7 @@ class Checks:
         """The token's scopes cover every enabled feature and the Actions check."""
         missing = permissions.missing_auth0(self.features + [permissions.PREFLIGHT], scopes)
         if not missing:
-            return Line(OK, "Auth0 scopes", f"{len(scopes)} granted, every enabled feature covered")
+            return Line(OK, "Auth0 scopes", f"cover the {len(self.features)} enabled features and the Actions check")
         detail = "; ".join(f"{scope} (for {feature})" for feature, scope in missing)
         return Line(FAIL, "Auth0 scopes", f"missing {detail}",
                     "Dashboard → Applications → APIs → Auth0 Management API → Machine To Machine Applications "
