@@ -170,3 +170,20 @@ def test_action_with_undeployed_changes_warns(env, auth0):
                                           "bindings": {"post-login": ["office365-provisioning"]}})
     lines = lines_of(env)
     assert line(lines, "Action office365-provisioning").status == preflight.WARN and not preflight.failed(lines)
+
+
+def test_unknown_entra_app_names_aadsts700016(env):
+    found = only_failure(lines_of(env, ENTRA_CLIENT_ID="0f0f0f0f-1c4a-4e5b-9f7a-0c1d2e3f4a5b"), "Entra token")
+    assert found.detail.startswith("AADSTS700016:") and "ENTRA_CLIENT_ID" in found.fix
+
+
+def test_unknown_entra_tenant_points_at_the_tenant_id(env):
+    found = only_failure(lines_of(env, ENTRA_TENANT_ID="0f0f0f0f-1c4a-4e5b-9f7a-0c1d2e3f4a5b"), "Entra token")
+    assert "ENTRA_TENANT_ID" in found.fix
+
+
+def test_unreadable_sync_config_fails_and_the_defaults_are_checked(env, tmp_path):
+    mapping = tmp_path / "sync.yaml"
+    mapping.write_text("roles: 5\n")
+    found = only_failure(lines_of(env, SYNC_CONFIG=mapping), "SYNC_CONFIG")
+    assert "roles must map" in found.detail
