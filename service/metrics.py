@@ -9,6 +9,7 @@ the database on each scrape, so every replica reports the same numbers.
 import contextlib
 import datetime as dt
 import functools
+import logging
 import os
 import re
 import time
@@ -17,6 +18,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry,
                                generate_latest, multiprocess)
 from prometheus_client.core import GaugeMetricFamily
 
+log = logging.getLogger("companion.metrics")
 # prometheus-client picks its multiprocess value store from this variable when it is imported; mirror it.
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 LOGIN_BUCKETS = (0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -122,7 +124,13 @@ class StateCollector:
         self.read_state = read_state  # () -> dict shaped like state_of()
 
     def collect(self):
-        state = self.read_state()
+        try:
+            state = self.read_state()
+        except Exception:  # a scrape must still answer while the database or Redis is down
+            log.exception("metrics: the queue and reconciliation state could not be read")
+            yield GaugeMetricFamily("companion_state_up", "1 when the state gauges could be read", value=0.0)
+            return
+        yield GaugeMetricFamily("companion_state_up", "1 when the state gauges could be read", value=1.0)
         inbox = GaugeMetricFamily("companion_sync_inbox_events", "Sync inbox events by status", labels=["status"])
         for status, count in sorted(state["inbox"].items()):
             inbox.add_metric([status], count)

@@ -12,7 +12,7 @@ from service.clients._http import RetryPolicy
 from service.clients.auth0 import Auth0Client
 from service.clients.graph import GraphClient
 from service.db import Store, migrations_config
-from service.errors import AuthFailed, CompanionError, NotFound
+from service.errors import AuthFailed, CompanionError, NotFound, Transient
 from service.licensing import free_seats
 from service.preflight import FAIL, OK, SKIP, WARN, Line, public_url
 from service.sync.config import ConfigFile, SyncConfig, SyncConfigError
@@ -35,6 +35,8 @@ ENTRA_FIXES = {
     "authority_invalid": "check ENTRA_TENANT_ID and ENTRA_AUTHORITY_HOST",
     "tls_verify_failed": "the Entra endpoint's certificate is not trusted: check CA_BUNDLE",
 }
+UNREACHABLE_FIX = ("the Entra token endpoint did not answer: check ENTRA_AUTHORITY_HOST and that this host may "
+                   "reach it (proxy, firewall)")
 AUTH0_FIXES = {
     "access_denied": "check AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET (Dashboard → Applications → your "
                      "machine-to-machine app → Settings) and that the app is authorised for the Auth0 "
@@ -100,7 +102,8 @@ class Checks:
         try:
             token = self.graph.tokens.token()
         except CompanionError as err:
-            fix = ENTRA_FIXES.get(err.code) or "check ENTRA_TENANT_ID, ENTRA_CLIENT_ID and the secret or certificate"
+            fix = ENTRA_FIXES.get(err.code) or (UNREACHABLE_FIX if isinstance(err, Transient) else
+                                                "check ENTRA_TENANT_ID, ENTRA_CLIENT_ID and the secret or certificate")
             return [Line(FAIL, "Entra token", _aadsts_sentence(err.vendor_message) or err.message, fix),
                     Line(SKIP, "Graph checks", "skipped: they need an Entra token")]
         lines = [Line(OK, "Entra token", f"obtained for app {self.s.entra_client_id}"), self.graph_roles(token)]

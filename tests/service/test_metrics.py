@@ -47,6 +47,7 @@ def test_queue_state_is_read_at_scrape_time(app):
     assert found[("companion_sync_inbox_events", frozenset({("status", "queued")}))] == 1
     assert found[("companion_sync_inbox_events", frozenset({("status", "failed")}))] == 1
     assert found[("companion_sync_oldest_queued_seconds", frozenset())] >= 0
+    assert found[("companion_state_up", frozenset())] == 1
     assert ("companion_reconcile_last_run_timestamp_seconds", frozenset()) not in found  # no run yet
 
 
@@ -65,3 +66,12 @@ def test_queue_state_is_read_at_scrape_time(app):
 ])
 def test_operation_labels_hide_ids(label, expected):
     assert metrics.operation(label) == expected
+
+
+def test_a_scrape_answers_while_the_state_cannot_be_read(app):
+    def broken():
+        raise ConnectionError("database down")
+    body, _ = metrics.exposition(broken)
+    found = samples(body.decode())
+    assert found[("companion_state_up", frozenset())] == 0
+    assert ("companion_sync_oldest_queued_seconds", frozenset()) not in found
