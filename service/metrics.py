@@ -49,6 +49,8 @@ _WORD = re.compile(r"^(?:[$A-Za-z][A-Za-z$()-]*|v\d+(?:\.\d+)?|(?:microsoft\.)?g
 def operation(label):
     """`GET /v1.0/users/8f1e…/assignLicense` → `GET /v1.0/users/{id}/assignLicense` (bounded label values)."""
     method, _, path = label.partition(" ")
+    if not path.startswith("/"):
+        return label  # a fixed name such as "GET export file"
     segments = [s if (not s or _WORD.match(s)) else "{id}" for s in path.split("?")[0].split("/")]
     return f"{method} {'/'.join(segments)}".strip()
 

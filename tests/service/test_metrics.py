@@ -63,6 +63,7 @@ def test_queue_state_is_read_at_scrape_time(app):
     ("GET /api/v2/roles/rol_sandboxstaff0001/users", "GET /api/v2/roles/{id}/users"),
     ("GET /api/v2/actions/triggers/post-login/bindings", "GET /api/v2/actions/triggers/post-login/bindings"),
     ("POST /oauth/token", "POST /oauth/token"),
+    ("GET export file", "GET export file"),
 ])
 def test_operation_labels_hide_ids(label, expected):
     assert metrics.operation(label) == expected
