@@ -187,3 +187,13 @@ def test_unreadable_sync_config_fails_and_the_defaults_are_checked(env, tmp_path
     mapping.write_text("roles: 5\n")
     found = only_failure(lines_of(env, SYNC_CONFIG=mapping), "SYNC_CONFIG")
     assert "roles must map" in found.detail
+
+
+def test_a_graph_outage_fails_the_line_it_hits(env, graph):
+    graph.add_faults({"method": "GET", "path": "^/v1.0/subscribedSkus$", "kind": "status", "status": 503})
+    assert "unavailable (HTTP 503)" in only_failure(lines_of(env), "licence").detail
+
+
+def test_an_auth0_outage_fails_the_actions_line(env, auth0):
+    auth0.add_faults({"method": "GET", "path": "^/api/v2/actions/", "kind": "status", "status": 503, "count": None})
+    assert "unavailable (HTTP 503)" in only_failure(lines_of(env), "Action office365-provisioning").detail
