@@ -68,12 +68,15 @@ class Checks:
     def database(self):
         """Reachable, and at the newest migration."""
         title = "database"
+        engine = Store(self.s.database_url).engine
         try:
-            with Store(self.s.database_url).engine.connect() as conn:
+            with engine.connect() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except SQLAlchemyError as exc:
             return Line(FAIL, title, f"unreachable ({_first_line(exc, self.s.database_url)})",
                         "check DATABASE_URL: is the server up, the database created, the user allowed?")
+        finally:
+            engine.dispose()
         heads = set(ScriptDirectory.from_config(migrations_config()).get_heads())
         if current == heads:
             return Line(OK, title, "reachable, at the latest migration")
