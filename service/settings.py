@@ -295,9 +295,9 @@ def _read_operations(r):
     token = r.get("METRICS_TOKEN")
     if token:
         r.check("METRICS_TOKEN", len(token) >= 24, "must be at least 24 characters long")
-    low = r.number("O365_SEATS_LOW_WATER", 10)
-    r.check("O365_SEATS_LOW_WATER", low >= 0 and low == int(low), "expected a whole number of seats ≥ 0")
-    return dict(metrics_token=token, seats_low_water=int(low) if low >= 0 and low == int(low) else 10)
+    low = r.get("O365_SEATS_LOW_WATER", "10")
+    r.check("O365_SEATS_LOW_WATER", low.isdigit(), "expected a whole number of seats ≥ 0, e.g. 10")
+    return dict(metrics_token=token, seats_low_water=int(low) if low.isdigit() else 10)
 
 
 def is_country(code):

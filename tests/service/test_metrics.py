@@ -76,3 +76,10 @@ def test_a_scrape_answers_while_the_state_cannot_be_read(app):
     found = samples(body.decode())
     assert found[("companion_state_up", frozenset())] == 0
     assert ("companion_sync_oldest_queued_seconds", frozenset()) not in found
+
+
+def test_a_short_metrics_token_is_refused_at_start(tmp_path):
+    from service.settings import ConfigError
+    with pytest.raises(ConfigError) as caught:
+        from_env({**GOOD, "METRICS_TOKEN": "short"})
+    assert caught.value.problems == ["METRICS_TOKEN is malformed: must be at least 24 characters long"]

@@ -197,3 +197,9 @@ def test_a_graph_outage_fails_the_line_it_hits(env, graph):
 def test_an_auth0_outage_fails_the_actions_line(env, auth0):
     auth0.add_faults({"method": "GET", "path": "^/api/v2/actions/", "kind": "status", "status": 503, "count": None})
     assert "unavailable (HTTP 503)" in only_failure(lines_of(env), "Action office365-provisioning").detail
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "2.5"])
+def test_low_water_mark_must_be_a_whole_number(env, value):
+    (problem,) = [x.detail for x in lines_of(env, O365_SEATS_LOW_WATER=value) if x.status == preflight.FAIL]
+    assert problem.startswith("O365_SEATS_LOW_WATER is malformed")
