@@ -1,5 +1,12 @@
 """gunicorn settings for the companion: migrate once in the master, then fork the workers."""
 import os
+import re
+import tempfile
+
+# Metrics from every worker in one scrape (service/metrics.py): prometheus-client's multiprocess mode needs
+# the directory before any worker imports it. Give the sync worker the same PROMETHEUS_MULTIPROC_DIR to
+# have its counters in the web's /metrics too.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="companion-metrics-"))
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -16,3 +23,30 @@ def on_starting(server):
     from service.settings import from_env
 
     migrate(Store(from_env().database_url).engine)
+    _forget_dead_processes(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    """A worker's live gauges leave with it (its counters stay summed, as Prometheus expects)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def _forget_dead_processes(folder):
+    """Metric files of processes gone since an earlier start; a running sync worker's files are kept."""
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        match = re.search(r"_(\d+)\.db$", name)
+        if match and not _alive(int(match.group(1))):
+            os.remove(os.path.join(folder, name))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,6 +5,7 @@ from service import logs
 from service.companion import Companion
 from service.settings import from_env
 from service.views import admin, api, auth0_events, errors, events, health, o365
+from service.views import metrics as metrics_view
 
 
 MAX_BODY_BYTES = 1 << 20  # no caller of ours sends more than a user profile or a notification batch
@@ -22,4 +23,5 @@ def create_app(settings=None):
     errors.register(app)
     for blueprint in (health.bp, o365.bp, api.bp, events.bp, auth0_events.bp, admin.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(metrics_view.bp)
     return app

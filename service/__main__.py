@@ -1,4 +1,4 @@
-"""Command line: `python -m service demo|sandbox|migrate|smart-link`."""
+"""Command line: `python -m service check|demo|sandbox|migrate|smart-link|worker|…`."""
 import argparse
 import json
 import sys
@@ -9,6 +9,13 @@ def _migrate(_args):
     from service.settings import from_env
     migrate(Store(from_env().database_url).engine)
     print("database is up to date")
+
+
+def _check(_args):
+    from service import preflight
+    lines = preflight.run()
+    print(preflight.render(lines))
+    sys.exit(1 if preflight.failed(lines) else 0)
 
 
 def _smart_link(args):
@@ -117,6 +124,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m service", description="Entra Companion for Auth0")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(run=_migrate)
+    sub.add_parser("check", help="preflight: settings, Entra, Graph permissions, domain, licence, Auth0, "
+                                 "Actions, database, queue").set_defaults(run=_check)
     link = sub.add_parser("smart-link", help="print the Office 365 smart link for a deep link")
     link.add_argument("target", nargs="?", help="https deep link on an allowed host (O365_DEEP_LINK_HOSTS)")
     link.set_defaults(run=_smart_link)

@@ -76,3 +76,10 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+
+
+def migrations_config():
+    """Alembic's configuration for the project's migrations (the preflight reads the newest revision)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    return cfg

@@ -10,6 +10,7 @@ import os
 from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
 
+from service import metrics
 from service.errors import Transient
 from service.sync import inbox
 
@@ -45,6 +46,7 @@ def enqueue(event_id):
     _tasks["process"](event_id)
 
 
+@metrics.counted_event
 def _process_event(event_id):
     """Run the handler for one inbox event, once in effect."""
     ctx = _context["ctx"]

@@ -1,4 +1,5 @@
 """Licence lookup by skuPartNumber, with a short cache and a seat check before anything is created."""
+from service import metrics
 from service.cache import cached_value
 
 
@@ -16,7 +17,9 @@ class SkuCatalog:
     def _skus(self, fresh=False):
         if fresh:
             self._cached.cache_clear()
-        return self._cached()
+        skus = self._cached()
+        metrics.seats(skus)
+        return skus
 
     def resolve(self, part_number, disabled_plans=(), fresh=False):
         """The addLicenses entry for part_number, after checking it exists and has a free seat."""

@@ -9,7 +9,7 @@ import logging
 import time
 import uuid
 
-from service import audit, identity, links
+from service import audit, identity, links, metrics
 from service.errors import BadRequest, Conflict, NotFound, Transient
 from service.licensing import LicenceUnavailable, SkuCatalog, has_sku
 from service.models import utcnow
@@ -67,6 +67,7 @@ class Provisioner:
         self.skus = skus or SkuCatalog(graph)
         self.sleep, self.clock = sleep, clock
 
+    @metrics.timed_login
     def ensure(self, user, wait_s=0.0, reference=None):
         """Advance the user towards ready for up to wait_s seconds; return the outcome."""
         identity.validate_user(user)
@@ -123,7 +124,8 @@ class Provisioner:
         """Run the step the link is at; each step is safe to repeat after a crash."""
         handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create,
                    "licence": self._license, "verify": self._verify}[link.step]
-        handler(link, profile, reference)
+        with metrics.step(link.step):
+            handler(link, profile, reference)
 
     def _check_licence(self, link, profile, reference):
         """Refuse before creating anything when the licence cannot be assigned."""
@@ -209,6 +211,7 @@ class Provisioner:
             raise _Wait("the licence is not visible on the account yet")
         links.save(self.store, link, state="ready", step="done", last_error=None,
                    ready_at=utcnow())
+        metrics.first_login_ready(link.created_at)
         self._audit("o365.user.ready", "ok", link, reference, upn=link.upn)
 
     def _fail(self, link, why, reference):

@@ -9,7 +9,7 @@ import pycountry
 
 # Names of settings whose values are secrets: never echoed in an error or a log line.
 SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET", "ADMIN_API_KEY",
-                "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN")
+                "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN", "METRICS_TOKEN")
 SYNC_EVENT_SOURCES = ("webhook", "delta")
 DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
 # A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
@@ -74,12 +74,14 @@ class Settings:
     auth0_events_token: str | None = None
     deprovision_unlicense_after_days: float = 7.0
     deprovision_delete_after_days: float | None = 30.0
+    metrics_token: str | None = None
+    seats_low_water: int = 10
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
         return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret, self.companion_secret,
                                  self.admin_api_key, self.slack_webhook_url, self.smtp_url,
-                                 self.auth0_events_token) if v)
+                                 self.auth0_events_token, self.metrics_token) if v)
 
 
 class _Reader:
@@ -288,6 +290,16 @@ def _read_auth0_events(r):
     )
 
 
+def _read_operations(r):
+    """Metrics endpoint protection and the preflight's licence low-water mark."""
+    token = r.get("METRICS_TOKEN")
+    if token:
+        r.check("METRICS_TOKEN", len(token) >= 24, "must be at least 24 characters long")
+    low = r.get("O365_SEATS_LOW_WATER", "10")
+    r.check("O365_SEATS_LOW_WATER", low.isdigit(), "expected a whole number of seats ≥ 0, e.g. 10")
+    return dict(metrics_token=token, seats_low_water=int(low) if low.isdigit() else 10)
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -297,7 +309,7 @@ def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
     values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
-              **_read_reconcile(r), **_read_auth0_events(r)}
+              **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

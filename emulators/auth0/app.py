@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.auth0 import api_tenant as T
 from emulators.auth0 import api_users as A
-from emulators.auth0 import api_access, control, jobs, oauth
+from emulators.auth0 import actions, api_access, control, jobs, oauth
 from emulators.auth0.config import DEFAULT_SCOPES, TOKEN_LIFETIME_S, Auth0Config
 from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, reason, too_many_requests
 from emulators.auth0.limits import Faults, Stats, TokenBucket
@@ -49,7 +49,7 @@ ROUTES = (
     ("POST", "/tickets/password-change", T.password_change_ticket, ("create:user_tickets",)),
     ("POST", "/tickets/email-verification", T.email_verification_ticket, ("create:user_tickets",)),
     ("GET", "/connections", T.list_connections, ("read:connections",)),
-) + api_access.ROUTES
+) + api_access.ROUTES + actions.ROUTES
 PUBLIC = (
     ("POST", "/oauth/token", oauth.token),
     ("GET", "/.well-known/jwks.json", oauth.jwks),
@@ -74,6 +74,7 @@ class Auth0Emulator:
     def __init__(self, config):
         self.config = config
         self.store, self.stats, self.faults = Store(), Stats(), Faults()
+        self.actions = actions.ActionsState()
         self.tokens = TokenAuthority(config.issuer, config.audience)
         self.bucket = TokenBucket(config.rate_limit)
         self.knobs = self.default_knobs()
@@ -86,7 +87,7 @@ class Auth0Emulator:
         rules = [Rule(API + path, methods=[m], endpoint=(h, scopes, API + path)) for m, path, h, scopes in ROUTES]
         rules += [Rule(path, methods=[m], endpoint=(h, None, path)) for m, path, h in PUBLIC]
         rules += [Rule(path, methods=[m], endpoint=(h, None, path))
-                  for m, path, h in control.ROUTES + api_access.CONTROL_ROUTES]
+                  for m, path, h in control.ROUTES + api_access.CONTROL_ROUTES + actions.CONTROL_ROUTES]
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
 
     def default_knobs(self):
@@ -216,6 +217,7 @@ class Auth0Emulator:
         """Default sandbox data and knobs; streams, faults and counters cleared (violations are kept)."""
         self.streams.reset()
         self.store.reset()
+        self.actions = actions.ActionsState()
         self.faults.clear()
         self.stats.clear()
         self.knobs = self.default_knobs()

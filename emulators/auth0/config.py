@@ -17,7 +17,7 @@ DEFAULT_SCOPES = (
     "read:users update:users create:users delete:users update:users_app_metadata read:roles "
     "create:roles update:roles create:role_members delete:role_members read:sessions delete:sessions "
     "read:refresh_tokens delete:refresh_tokens read:logs read:logs_users read:connections "
-    "create:user_tickets"
+    "create:user_tickets read:actions"
 )
 
 # Connection ids follow the vendor pattern ^con_[A-Za-z0-9]{16}$ (CreateExportUsersRequestContent).

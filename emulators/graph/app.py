@@ -9,8 +9,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulators.graph import (auth, batch, casts, control, delta, directory, groups, invitations, licences, risk,
-                             subscriptions, users)
+from emulators.graph import (auth, batch, casts, control, delta, directory, grants, groups, invitations, licences,
+                             risk, subscriptions, users)
 from emulators.graph.aliases import canonical
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.faults import Faults
@@ -26,7 +26,8 @@ from emulators.graph.tokens import TokenIssuer, TrustedCertificate
 GRAPH_ROUTES = (users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTES + batch.ROUTES + delta.ROUTES
                 + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES + casts.ROUTES)
 CONTROL_ROUTES = (control.ROUTES + delta.CONTROL_ROUTES + directory.CONTROL_ROUTES + groups.CONTROL_ROUTES
-                  + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES)
+                  + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES
+                  + grants.CONTROL_ROUTES)
 
 
 class Router:
@@ -70,6 +71,7 @@ class GraphApp:
         store.changes.listeners.append(lambda entry: subscriptions.on_change(self, store, entry))
         self.store = store
         self.knobs = control.Knobs(self.config)
+        self.issuer.roles = list(grants.ROLES)
         self.budgets = {}
         self.faults.clear()
         self.stats.clear()

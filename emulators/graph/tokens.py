@@ -55,6 +55,7 @@ class TokenIssuer:
     def __init__(self, tenant_id, client_id):
         self.tenant_id, self.client_id = tenant_id, client_id
         self.issuer = f"https://sts.windows.net/{tenant_id}/"
+        self.roles = list(ROLES)  # what admin consent granted; /_emulator/roles changes it
         self._cache, self._lock = {}, threading.Lock()
 
     def mint(self, lifetime, via_certificate):
@@ -64,7 +65,7 @@ class TokenIssuer:
         sp_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp/{self.client_id}"))
         claims = {"aud": GRAPH_AUDIENCE, "iss": self.issuer, "iat": now, "nbf": now, "exp": now + lifetime,
                   "appid": self.client_id, "appidacr": "2" if via_certificate else "1", "idp": self.issuer,
-                  "idtyp": "app", "oid": sp_id, "sub": sp_id, "roles": ROLES, "tid": self.tenant_id,
+                  "idtyp": "app", "oid": sp_id, "sub": sp_id, "roles": list(self.roles), "tid": self.tenant_id,
                   "uti": b64url(uuid.uuid4().bytes), "ver": "1.0", "app_displayname": "Entra Companion (sandbox)"}
         return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": kid, "x5t": kid})
 

@@ -7,6 +7,7 @@ import time
 
 import requests
 
+from service import metrics
 from service.errors import AuthFailed
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Retrier:
         waited = 0.0
         for attempt in range(1, self.policy.max_attempts + 1):
             resp, error = self._attempt(send)
+            metrics.upstream(self.name, label, resp, error)
             if error is None and resp.status_code not in retry_status:
                 return resp
             if attempt == self.policy.max_attempts:
@@ -126,6 +128,7 @@ class Retrier:
                 break
             log.info("%s %s: retry %d after %.2fs (%s)", self.name, label, attempt, delay,
                      type(error).__name__ if error else resp.status_code)
+            metrics.retry(self.name, label, resp, error)
             self.sleep(delay)
             waited += delay
         if error is not None:

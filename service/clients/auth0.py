@@ -17,6 +17,8 @@ import threading
 import time
 from urllib.parse import quote
 
+from jose import jwt
+
 from service.clients._http import (RETRYABLE_EXCEPTIONS, Retrier, RetryPolicy, header, make_session,
                                    ratelimit_reset_s, retry_after_s)
 from service.clients._http import json_body as _json
@@ -119,6 +121,10 @@ class Auth0Client:
         except RETRYABLE_EXCEPTIONS as exc:
             raise Transient(f"Auth0 unreachable ({type(exc).__name__})", vendor="auth0",
                             code=type(exc).__name__) from exc
+
+    def granted_scopes(self):
+        """The scopes of the Management API token in use, as the token itself lists them."""
+        return str(jwt.get_unverified_claims(self._token()).get("scope") or "").split()
 
     def jwks(self):
         """The tenant's signing keys (GET /.well-known/jwks.json, no token), for RS256 access tokens."""
@@ -247,6 +253,20 @@ class Auth0Client:
         """DELETE /users/{id}/roles; nothing is sent for an empty list."""
         if role_ids:
             self._request("DELETE", f"/users/{_seg(user_id)}/roles", json={"roles": list(role_ids)})
+
+    # -- actions (read by `service check`) ---------------------------------------------------------
+
+    def actions_named(self, name, trigger_id):
+        """GET /actions/actions?actionName=…&triggerId=…: the Actions of that name for the trigger."""
+        body = self._request("GET", "/actions/actions", params={"actionName": name, "triggerId": trigger_id,
+                                                                 "per_page": PER_PAGE}) or {}
+        return body.get("actions", [])
+
+    def trigger_bindings(self, trigger_id):
+        """GET /actions/triggers/{id}/bindings: the Actions bound to a trigger, in execution order."""
+        body = self._request("GET", f"/actions/triggers/{_seg(trigger_id)}/bindings",
+                             params={"per_page": PER_PAGE}) or {}
+        return body.get("bindings", [])
 
     # -- connections and export jobs ---------------------------------------------------------------
 

@@ -1,4 +1,6 @@
 """Stored reconciliation runs: create, finish, fetch, and keep only the newest N."""
+import datetime as dt
+
 from sqlalchemy import delete, select
 
 from service.models import ReconcileRun, utcnow
@@ -42,3 +44,15 @@ def prune(store, keep):
         ids = session.scalars(select(ReconcileRun.id).order_by(ReconcileRun.id.desc()).offset(keep)).all()
         if ids:
             session.execute(delete(ReconcileRun).where(ReconcileRun.id.in_(ids)))
+
+
+def newest_summary(store):
+    """{at (epoch seconds), status, by_class} of the newest run without loading its findings, or None."""
+    with store.session() as session:
+        row = session.execute(select(ReconcileRun.started_at, ReconcileRun.finished_at, ReconcileRun.status,
+                                     ReconcileRun.summary).order_by(ReconcileRun.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    when = row.finished_at or row.started_at
+    when = when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when
+    return {"at": when.timestamp(), "status": row.status, "by_class": dict((row.summary or {}).get("by_class") or {})}

@@ -1,7 +1,7 @@
 """The sync inbox: events are written before they are queued, and marked done after their handler ran."""
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from service.models import SyncEvent, SyncState, utcnow
 
@@ -87,3 +87,12 @@ def state_set(store, key, value):
             session.add(SyncState(key=key, value=value))
         else:
             row.value = value
+
+
+def backlog(store):
+    """({status: count} of unfinished and parked events, created_at of the oldest queued one or None)."""
+    with store.session() as session:
+        counts = dict(session.execute(select(SyncEvent.status, func.count()).where(
+            SyncEvent.status.in_(("queued", "running", "failed", "held"))).group_by(SyncEvent.status)).all())
+        oldest = session.scalar(select(func.min(SyncEvent.created_at)).where(SyncEvent.status == "queued"))
+    return {s: counts.get(s, 0) for s in ("queued", "running", "failed", "held")}, oldest

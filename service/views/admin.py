@@ -1,6 +1,4 @@
 """Operator endpoints (bearer ADMIN_API_KEY): audit by user, failed and held events, re-drive, approve."""
-import hmac
-
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import or_, select
 
@@ -8,18 +6,14 @@ from service import jobs
 from service.models import AuditEvent
 from service.sync import inbox
 from service.views.errors import ApiError
+from service.views.guards import require_bearer
 
 bp = Blueprint("admin", __name__, url_prefix="/v1/admin")
 
 
 @bp.before_request
 def _require_admin():
-    key = current_app.extensions["companion"].settings.admin_api_key
-    if not key:
-        raise ApiError(404, "disabled", "Set ADMIN_API_KEY to enable the admin API.")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), key.encode()):
-        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <ADMIN_API_KEY>'.")
+    require_bearer(current_app.extensions["companion"].settings.admin_api_key, "ADMIN_API_KEY", "the admin API")
 
 
 @bp.get("/audit")
