@@ -132,6 +132,8 @@ def _seed_one(store, item):
         raise Auth0Error(409, f"user {user['user_id']} / {user.get('email')} already exists")
     store.add_user(user)
     uid = user["user_id"]
+    if item.get("password"):
+        store.set_password(uid, item["password"])
     store.sessions[uid] = _items(item.get("sessions", 0), "sess", uid)
     store.refresh_tokens[uid] = _items(item.get("refresh_tokens", 0), "rt", uid, store.sessions[uid])
     for role in item.get("roles", []):
