@@ -4,7 +4,7 @@ import secrets
 
 from emulators.auth0 import users as U
 from emulators.auth0.errors import Auth0Error
-from emulators.auth0.store import now_iso
+from emulators.auth0.store import new_id, now_iso
 from emulators.auth0.web import Reply
 
 # Public user fields a seed may set (the properties of UserResponseSchema in the extract).
@@ -160,6 +160,19 @@ def _items(spec, kind, user_id, sessions=()):
     return out
 
 
+def add_role(emu, req):
+    """POST /_emulator/roles `{"name", "description"?}`: a role beside the seeded ones (the same name twice is one role)."""
+    body = _json(req)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise Auth0Error(400, 'role body must be {"name", "description"?}')
+    with emu.store.lock:
+        role = next((r for r in emu.store.roles.values() if r["name"] == body["name"]), None)
+        if role is None:
+            role = {"id": new_id("rol_"), "name": body["name"], "description": str(body.get("description", ""))}
+            emu.store.roles[role["id"]] = role
+        return Reply(201, dict(role))
+
+
 def seed_bulk(emu, req):
     """POST /_emulator/users/bulk `{"count", "connection", "prefix"}`: many users, fast (benchmarks)."""
     body = _json(req) or {}
@@ -233,6 +246,7 @@ ROUTES = (
     ("GET", "/_emulator/violations", violations),
     ("POST", "/_emulator/users", seed_users),
     ("POST", "/_emulator/users/bulk", seed_bulk),
+    ("POST", "/_emulator/roles", add_role),
     ("POST", "/_emulator/streams", create_stream),
     ("GET", "/_emulator/streams", list_streams),
     ("GET", "/_emulator/streams/<id>", get_stream),
