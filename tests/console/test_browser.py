@@ -134,8 +134,11 @@ def test_an_operator_signs_in_through_auth0_and_sees_the_overview(site, browser)
     browser.delete_all_cookies()  # a fresh browser: no Auth0 session and no console session
     _log_in(browser, stack.url, sandbox.OPERATOR_EMAIL, sandbox.OPERATOR_PASSWORD)
     assert browser.find_element("id", "operator").text == sandbox.OPERATOR_EMAIL
+    cookie = browser.get_cookie("companion-console")  # Secure is off only because this is http on loopback
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Lax" and cookie["secure"] is False
     page = _text(browser)
-    assert "Microsoft Graph\nreachable" in page.replace(" reachable", "\nreachable") or "reachable" in page
+    assert page.count("reachable") == 2 and "unreachable" not in page
+    assert "role 'Companion Operator' exists" in page
     assert "free seat(s) of ENTERPRISEPACK" in browser.find_element("id", "free-seats").text
     assert "orphan_auth0" in page
     _shot(browser, "02-overview")
