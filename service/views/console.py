@@ -5,6 +5,7 @@ The pages themselves are in console_pages (a blueprint nested in this one, so th
 import datetime as dt
 import hashlib
 import hmac
+import logging
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
@@ -17,6 +18,7 @@ from service.views import console_pages
 bp = Blueprint("console", __name__, url_prefix="/admin", static_folder="../static", static_url_path="/static")
 bp.register_blueprint(console_pages.bp)
 csrf = CSRFProtect()
+log = logging.getLogger("companion.console")
 OPEN = {"console.login", "console.callback", "console.logout", "console.signed_out", "console.static"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -107,7 +109,7 @@ def _http(err):
 
 @bp.errorhandler(Exception)
 def _unexpected(err):
-    current_app.logger.exception("console error")
+    log.exception("console error")
     return _page("Something went wrong", "The console could not finish this request. Quote this reference to "
                  f"whoever runs the service: {g.get('request_id')}.", 500)
 
