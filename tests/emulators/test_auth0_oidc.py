@@ -116,3 +116,13 @@ def test_discovery_names_the_endpoints_and_client_credentials_still_work(emu):
     assert meta["authorization_endpoint"].endswith("/authorize") and meta["userinfo_endpoint"].endswith("/userinfo")
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert emu.token_response().status_code == 200
+
+
+def test_users_made_through_the_management_api_log_in_with_their_password(emu):
+    made = emu.create_user("made@example.com", password="made-password-1")
+    _, challenge = _pkce()
+    assert _log_in(emu, challenge, email="made@example.com", password="made-password-1").status_code == 302
+    emu.api("PATCH", f"/users/{made['user_id']}", json={"password": "changed-password-2"})
+    assert _log_in(emu, challenge, email="made@example.com", password="made-password-1").status_code == 400
+    role = emu.control("POST", "roles", json={"name": "Companion Operator"})
+    assert role["id"].startswith("rol_") and emu.control("POST", "roles", json={"name": "Companion Operator"}) == role
