@@ -91,6 +91,15 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def _go(browser, by, value):
+    """Click something that loads a page, and wait until the new page has replaced the old one."""
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = browser.find_element("tag name", "html")
+    browser.find_element(by, value).click()
+    WebDriverWait(browser, 15, poll_frequency=0.05).until(EC.staleness_of(old))
+
+
 def _shot(browser, name):
     browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
@@ -105,7 +114,7 @@ def _log_in(browser, url, email, password):
     browser.find_element("id", "username").send_keys(email)
     browser.find_element("id", "password").send_keys(password)
     _shot(browser, "00-auth0-login")
-    browser.find_element("id", "continue").click()
+    _go(browser, "id", "continue")
 
 
 def _audited(store, action):
@@ -125,7 +134,7 @@ def test_a_signed_in_non_operator_is_refused(site, browser):
     assert "Failed events" not in _text(browser)
     rows = _audited(data["store"], "console.sign_in.refused")
     assert len(rows) == 2 and {r.detail["operator"] for r in rows} == {VISITOR[0]}
-    browser.find_element("id", "sign-out").click()
+    _go(browser, "id", "sign-out")
     assert browser.find_element("tag name", "h1").text == "You are signed out"
 
 
@@ -146,9 +155,9 @@ def test_an_operator_signs_in_through_auth0_and_sees_the_overview(site, browser)
 
 def test_find_a_person_by_upn_and_read_the_trail_in_both_directions(site, browser):
     stack, data = site
-    browser.find_element("link text", "People").click()
+    _go(browser, "link text", "People")
     browser.find_element("id", "q").send_keys(data["link"].upn)
-    browser.find_element("id", "search").click()
+    _go(browser, "id", "search")
     assert browser.find_element("tag name", "h1").text == PERSON["user_id"]
     assert data["link"].immutable_id in browser.find_element("id", "link").text
     assert PERSON["email"] in browser.find_element("id", "auth0-side").text
@@ -160,14 +169,14 @@ def test_find_a_person_by_upn_and_read_the_trail_in_both_directions(site, browse
 
 
 def _confirm(browser, link_id, shot):
-    browser.find_element("id", link_id).click()
+    _go(browser, "id", link_id)
     _shot(browser, shot)
-    browser.find_element("id", "confirm").click()
+    _go(browser, "id", "confirm")
 
 
 def test_a_failed_event_is_shown_with_its_error_and_requeued_after_confirmation(site, browser):
     stack, data = site
-    browser.find_element("link text", "Events").click()
+    _go(browser, "link text", "Events")
     assert "Microsoft Graph is unavailable (HTTP 503)" in browser.find_element("id", "failed-events").text
     _shot(browser, "04-events")
     _confirm(browser, f"requeue-{data['failed']}", "05-confirm-requeue")
@@ -188,9 +197,9 @@ def test_a_held_event_is_approved_after_confirmation(site, browser):
 
 def test_a_reconciliation_report_is_read_and_its_proposals_approved(site, browser):
     stack, data = site
-    browser.find_element("link text", "Reconciliation").click()
+    _go(browser, "link text", "Reconciliation")
     _shot(browser, "07-runs")
-    browser.find_element("id", f"run-{data['run']}").click()
+    _go(browser, "id", f"run-{data['run']}")
     assert "orphan_auth0" in browser.find_element("id", "report-title").find_element("xpath", "..").text
     _shot(browser, "08-report")
     _confirm(browser, "approve-run", "09-confirm-approve-run")
@@ -203,7 +212,7 @@ def test_a_reconciliation_report_is_read_and_its_proposals_approved(site, browse
 
 def test_deprovisioning_lists_grades_with_the_next_step_and_its_date(site, browser):
     stack, _ = site
-    browser.find_element("link text", "Deprovisioning").click()
+    _go(browser, "link text", "Deprovisioning")
     row = browser.find_element("id", "grades").text
     due = (utcnow() + dt.timedelta(days=5)).strftime("%Y-%m-%d")
     assert GRADED_ID in row and "remove the licence" in row and due in row
@@ -225,7 +234,7 @@ def test_a_post_without_the_csrf_token_is_refused(site, browser):
 
 def test_sign_out_ends_the_console_and_the_auth0_session(site, browser):
     stack, data = site
-    browser.find_element("id", "sign-out").click()
+    _go(browser, "id", "sign-out")
     assert browser.current_url == f"{stack.url}/admin/signed-out"
     assert browser.find_element("tag name", "h1").text == "You are signed out"
     _shot(browser, "11-signed-out")
