@@ -100,7 +100,24 @@ def _go(browser, by, value):
     WebDriverWait(browser, 15, poll_frequency=0.05).until(EC.staleness_of(old))
 
 
+A11Y_PROBLEMS = """
+const out = [];
+if (!document.documentElement.lang) out.push('no lang');
+if (document.querySelectorAll('h1').length !== 1) out.push('not one h1');
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+  if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) out.push('unlabelled ' + el.name);
+}
+for (const b of document.querySelectorAll('button, a')) { if (!b.textContent.trim()) out.push('empty ' + b.tagName); }
+for (const t of document.querySelectorAll('th')) { if (!t.textContent.trim()) out.push('empty th'); }
+if (document.querySelectorAll('script, style, [style]').length) out.push('inline script or style');
+return out;
+"""
+
+
 def _shot(browser, name):
+    """Check the page's basics (one h1, labels, named controls), then keep a screenshot of it."""
+    if name != "00-auth0-login":  # the emulator's page, not ours
+        assert browser.execute_script(A11Y_PROBLEMS) == [], name  # the CSP would block inline ones anyway
     browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
 
@@ -151,6 +168,9 @@ def test_an_operator_signs_in_through_auth0_and_sees_the_overview(site, browser)
     assert "free seat(s) of ENTERPRISEPACK" in browser.find_element("id", "free-seats").text
     assert "orphan_auth0" in page
     _shot(browser, "02-overview")
+    from selenium.webdriver.common.keys import Keys
+    browser.find_element("tag name", "body").send_keys(Keys.TAB)  # keyboard: the skip link comes first
+    assert browser.switch_to.active_element.text == "Skip to content"
 
 
 def test_find_a_person_by_upn_and_read_the_trail_in_both_directions(site, browser):
