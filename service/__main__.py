@@ -61,10 +61,10 @@ def _events(args):
 
 
 def _audit(args):
+    from service.audit import trail
     from service.companion import Companion
     from service.settings import from_env
-    from service.views.admin import audit_rows
-    for r in audit_rows(Companion.build(from_env()).store, args.user):
+    for r in trail(Companion.build(from_env()).store, args.user):
         print(json.dumps({"at": r.at.isoformat(), "action": r.action, "outcome": r.outcome,
                           "auth0_user_id": r.auth0_user_id, "entra_object_id": r.entra_object_id,
                           "reference": r.reference, "detail": r.detail}))

@@ -44,6 +44,7 @@ def running(lag_s, port=None, log=_say):
         companion, url = sandbox.start_companion(env, DEMO_DIR, port=port)
         procs.append(companion)
         log(f"  companion under gunicorn          {url}  (SQLite {DEMO_DIR}/companion.db)")
+        log(f"  {sandbox.seed_console(auth0, url)}")
         log(f"  sandbox up in {time.monotonic() - started:.1f} s\n")
         yield graph, auth0, url, {**env, "COMPANION_PUBLIC_URL": url}
     finally:

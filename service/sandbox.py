@@ -25,6 +25,12 @@ AUTH0_CLIENT_ID = "sandbox-m2m-client-id"
 AUTH0_CLIENT_SECRET = "sandbox-m2m-client-secret"
 COMPANION_SECRET = "sandbox-companion-secret-" + "0123456789abcdef" * 2
 OFFICE365_CLIENT_ID = "sandbox-office365-client-id"
+# The operator console's Auth0 application and the seeded operator (shown in the sandbox banner).
+CONSOLE_CLIENT_ID = "sandbox-console-client-id"
+CONSOLE_CLIENT_SECRET = "sandbox-console-client-secret"
+OPERATOR_ROLE = "Companion Operator"
+OPERATOR_EMAIL = "operator@contoso.com"
+OPERATOR_PASSWORD = "sandbox-operator-password"
 
 
 def free_port():
@@ -170,9 +176,23 @@ def companion_env(graph, auth0, database_url, public_url="http://127.0.0.1:8000"
         "OFFICE365_CLIENT_ID": OFFICE365_CLIENT_ID,
         "O365_DEEP_LINK_HOSTS": "contoso.sharepoint.com,outlook.office.com",
         "DATABASE_URL": database_url, "QUEUE_URL": queue_url, "LOG_LEVEL": "INFO",
+        "CONSOLE_CLIENT_ID": CONSOLE_CLIENT_ID, "CONSOLE_CLIENT_SECRET": CONSOLE_CLIENT_SECRET,
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def seed_console(auth0, companion_url):
+    """Point the console application at this companion and seed the operator; the banner line to print."""
+    auth0._admin("POST", "applications", json={
+        "client_id": CONSOLE_CLIENT_ID, "client_secret": CONSOLE_CLIENT_SECRET, "name": "Entra Companion console",
+        "callbacks": [f"{companion_url}/admin/callback"], "allowed_logout_urls": [f"{companion_url}/admin/signed-out"]})
+    auth0._admin("POST", "roles", json={"name": OPERATOR_ROLE, "description": "Uses the companion's console"})
+    if not any(u.get("email") == OPERATOR_EMAIL for u in auth0.state()["users"]):
+        auth0._admin("POST", "users", json=[{"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD,
+                                             "email_verified": True, "name": "Sandbox Operator",
+                                             "roles": [OPERATOR_ROLE]}])
+    return f"operator console {companion_url}/admin  (sign in as {OPERATOR_EMAIL} / {OPERATOR_PASSWORD})"
 
 
 def start_companion(env, work_dir, workers=2, threads=16, port=None):

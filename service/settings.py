@@ -9,7 +9,7 @@ import pycountry
 
 # Names of settings whose values are secrets: never echoed in an error or a log line.
 SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET", "ADMIN_API_KEY",
-                "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN", "METRICS_TOKEN")
+                "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN", "METRICS_TOKEN", "CONSOLE_CLIENT_SECRET")
 SYNC_EVENT_SOURCES = ("webhook", "delta")
 DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
 # A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
@@ -76,12 +76,19 @@ class Settings:
     deprovision_delete_after_days: float | None = 30.0
     metrics_token: str | None = None
     seats_low_water: int = 10
+    # The operator console at /admin (service/views/console.py): off until CONSOLE_CLIENT_ID is set.
+    console_client_id: str | None = None
+    console_client_secret: str | None = None
+    console_operator_role: str = "Companion Operator"
+    console_operator_emails: tuple = ()
+    console_roles_claim: str | None = None
+    console_session_hours: float = 8.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
         return tuple(v for v in (self.auth0_client_secret, self.entra_client_secret, self.companion_secret,
                                  self.admin_api_key, self.slack_webhook_url, self.smtp_url,
-                                 self.auth0_events_token, self.metrics_token) if v)
+                                 self.auth0_events_token, self.metrics_token, self.console_client_secret) if v)
 
 
 class _Reader:
@@ -300,6 +307,23 @@ def _read_operations(r):
     return dict(metrics_token=token, seats_low_water=int(low) if low.isdigit() else 10)
 
 
+def _read_console(r):
+    """The operator console: an Auth0 Regular Web Application and who counts as an operator."""
+    client_id = r.get("CONSOLE_CLIENT_ID")
+    secret = r.get("CONSOLE_CLIENT_SECRET", required=bool(client_id),
+                   hint="the client secret of the console's Auth0 Regular Web Application")
+    hours = r.number("CONSOLE_SESSION_HOURS", 8.0)
+    r.check("CONSOLE_SESSION_HOURS", 0 < hours <= 24 * 7, "expected a number of hours between 0 and 168, e.g. 8")
+    public = urlparse(r.get("COMPANION_PUBLIC_URL") or "")
+    if client_id and public.scheme == "http" and public.hostname not in ("127.0.0.1", "localhost", "::1"):
+        r.problems.append("COMPANION_PUBLIC_URL is malformed: the console needs https (its session cookie is "
+                          "Secure); plain http is only accepted on 127.0.0.1 or localhost")
+    return dict(console_client_id=client_id, console_client_secret=secret,
+                console_operator_role=r.get("CONSOLE_OPERATOR_ROLE", "Companion Operator"),
+                console_operator_emails=tuple(e.lower() for e in r.listing("CONSOLE_OPERATOR_EMAILS")),
+                console_roles_claim=r.get("CONSOLE_ROLES_CLAIM"), console_session_hours=hours)
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -309,7 +333,7 @@ def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
     values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
-              **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r)}
+              **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r), **_read_console(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

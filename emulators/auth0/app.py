@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.auth0 import api_tenant as T
 from emulators.auth0 import api_users as A
-from emulators.auth0 import actions, api_access, control, jobs, oauth
+from emulators.auth0 import actions, api_access, control, jobs, oauth, oidc
 from emulators.auth0.config import DEFAULT_SCOPES, TOKEN_LIFETIME_S, Auth0Config
 from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, reason, too_many_requests
 from emulators.auth0.limits import Faults, Stats, TokenBucket
@@ -51,10 +51,11 @@ ROUTES = (
     ("GET", "/connections", T.list_connections, ("read:connections",)),
 ) + api_access.ROUTES + actions.ROUTES
 PUBLIC = (
-    ("POST", "/oauth/token", oauth.token),
+    ("POST", "/oauth/token", oidc.token),
     ("GET", "/.well-known/jwks.json", oauth.jwks),
-    ("GET", "/.well-known/openid-configuration", oauth.openid_configuration),
+    ("GET", "/.well-known/openid-configuration", oidc.openid_configuration),
     ("GET", "/user-exports/<id>/<filename>", jobs.download),
+    *oidc.ROUTES,
 )
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 

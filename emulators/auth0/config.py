@@ -31,6 +31,12 @@ SEED_ROLES = (
     {"id": "rol_sandboxpartner01", "name": "Partner Admin", "description": "Administrators at partner firms"},
     {"id": "rol_sandboxspeditor1", "name": "SharePoint Editors", "description": "Edit rights on SharePoint sites"},
 )
+# A Regular Web Application for the companion's console; its callback and logout URLs are set at run time
+# (POST /_emulator/applications), because the console's port is only known once it starts.
+SEED_APPLICATIONS = (
+    {"client_id": "sandbox-console-client-id", "client_secret": "sandbox-console-client-secret",
+     "name": "Entra Companion console", "callbacks": [], "allowed_logout_urls": []},
+)
 
 
 @dataclass

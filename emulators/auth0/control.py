@@ -4,7 +4,7 @@ import secrets
 
 from emulators.auth0 import users as U
 from emulators.auth0.errors import Auth0Error
-from emulators.auth0.store import now_iso
+from emulators.auth0.store import new_id, now_iso
 from emulators.auth0.web import Reply
 
 # Public user fields a seed may set (the properties of UserResponseSchema in the extract).
@@ -132,6 +132,8 @@ def _seed_one(store, item):
         raise Auth0Error(409, f"user {user['user_id']} / {user.get('email')} already exists")
     store.add_user(user)
     uid = user["user_id"]
+    if item.get("password"):
+        store.set_password(uid, item["password"])
     store.sessions[uid] = _items(item.get("sessions", 0), "sess", uid)
     store.refresh_tokens[uid] = _items(item.get("refresh_tokens", 0), "rt", uid, store.sessions[uid])
     for role in item.get("roles", []):
@@ -156,6 +158,19 @@ def _items(spec, kind, user_id, sessions=()):
             entry.setdefault("session_id", sessions[index % len(sessions)]["id"])
         out.append(entry)
     return out
+
+
+def add_role(emu, req):
+    """POST /_emulator/roles `{"name", "description"?}`: a role beside the seeded ones (the same name twice is one role)."""
+    body = _json(req)
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+        raise Auth0Error(400, 'role body must be {"name", "description"?}')
+    with emu.store.lock:
+        role = next((r for r in emu.store.roles.values() if r["name"] == body["name"]), None)
+        if role is None:
+            role = {"id": new_id("rol_"), "name": body["name"], "description": str(body.get("description", ""))}
+            emu.store.roles[role["id"]] = role
+        return Reply(201, dict(role))
 
 
 def seed_bulk(emu, req):
@@ -231,6 +246,7 @@ ROUTES = (
     ("GET", "/_emulator/violations", violations),
     ("POST", "/_emulator/users", seed_users),
     ("POST", "/_emulator/users/bulk", seed_bulk),
+    ("POST", "/_emulator/roles", add_role),
     ("POST", "/_emulator/streams", create_stream),
     ("GET", "/_emulator/streams", list_streams),
     ("GET", "/_emulator/streams/<id>", get_stream),

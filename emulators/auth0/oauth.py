@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, unquote
 from emulators.auth0.web import Reply
 
 
-def _oauth_error(status, error, description):
+def oauth_error(status, error, description):
     """Auth0's OAuth error body `{"error", "error_description"}`."""
     return Reply(status, {"error": error, "error_description": description})
 
@@ -43,23 +43,23 @@ def token(emu, req):
     """POST /oauth/token (client credentials for the Management API only)."""
     params = _params(req)
     if params is None:
-        return _oauth_error(400, "invalid_request", "Invalid request body")
+        return oauth_error(400, "invalid_request", "Invalid request body")
     for name in ("grant_type", "client_id"):
         if not params.get(name):
-            return _oauth_error(400, "invalid_request", f"Missing required parameter: {name}")
+            return oauth_error(400, "invalid_request", f"Missing required parameter: {name}")
     cfg = emu.config
     secret_ok = hmac.compare_digest(str(params.get("client_secret", "")).encode(), cfg.client_secret.encode())
     if params["client_id"] != cfg.client_id or not secret_ok:
-        return _oauth_error(401, "access_denied", "Unauthorized")
+        return oauth_error(401, "access_denied", "Unauthorized")
     if params["grant_type"] != "client_credentials":
-        return _oauth_error(403, "unauthorized_client",
+        return oauth_error(403, "unauthorized_client",
                             f"Grant type '{params['grant_type']}' not allowed for the client.")
     audience = params.get("audience")
     if not audience:
-        return _oauth_error(403, "access_denied",
+        return oauth_error(403, "access_denied",
                             "No audience parameter was provided, and no default audience has been configured")
     if audience != cfg.audience:
-        return _oauth_error(403, "access_denied", f"Service not enabled within domain: {audience}")
+        return oauth_error(403, "access_denied", f"Service not enabled within domain: {audience}")
     granted = emu.knobs["scopes"].split()
     asked = str(params.get("scope") or "").split()
     scope = " ".join(s for s in granted if not asked or s in asked)
@@ -73,10 +73,3 @@ def jwks(emu, req):
     """GET /.well-known/jwks.json: the key tokens are signed with."""
     return Reply(200, {"keys": [emu.tokens.jwk]})
 
-
-def openid_configuration(emu, req):
-    """GET /.well-known/openid-configuration (the fields a JWKS-based verifier reads)."""
-    here = req.host_url  # the tenant domain does not resolve in the sandbox; this emulator does
-    return Reply(200, {"issuer": emu.config.issuer, "jwks_uri": f"{here}.well-known/jwks.json",
-                       "token_endpoint": f"{here}oauth/token", "id_token_signing_alg_values_supported": ["RS256"],
-                       "grant_types_supported": ["client_credentials"]})

@@ -1,11 +1,13 @@
 """The tenant's data, in memory and guarded by one lock: users, connections, roles, revocations, jobs."""
 import copy
+import hashlib
+import hmac
 import secrets
 import threading
 import time
 from datetime import datetime, timezone
 
-from emulators.auth0.config import SEED_CONNECTIONS, SEED_ROLES
+from emulators.auth0.config import SEED_APPLICATIONS, SEED_CONNECTIONS, SEED_ROLES
 from emulators.auth0.errors import role_not_found, user_not_found
 
 LOG_CAP = 10000  # tenant logs kept (the oldest are dropped, like retention)
@@ -44,6 +46,11 @@ class Store:
             self.user_blocks = []    # brute-force blocks: [{identifier, ip?, connection?}]
             self.jobs = {}           # job id -> job record
             self.logs, self.log_seq = [], 0
+            # Sign-in (emulators/auth0/oidc.py): password hashes, applications, and login transactions,
+            # authorization codes and SSO sessions.
+            self.passwords = {}      # user_id -> (salt, pbkdf2 hash)
+            self.applications = {a["client_id"]: dict(a) for a in SEED_APPLICATIONS}
+            self.logins = {"transactions": {}, "codes": {}, "sessions": {}}
 
     # users -----------------------------------------------------------------
     def user(self, user_id):
@@ -77,6 +84,16 @@ class Store:
         for table in (self.created_at, self.user_roles, self.sessions, self.refresh_tokens):
             table.pop(user_id, None)
         return user
+
+    def set_password(self, user_id, password):
+        """Keep a salted hash of a database user's password (the login page checks it)."""
+        salt = secrets.token_bytes(16)
+        self.passwords[user_id] = (salt, _hash_password(password, salt))
+
+    def password_ok(self, user_id, password):
+        """Whether password is the user's (False for users without one, e.g. social)."""
+        stored = self.passwords.get(user_id)
+        return bool(stored) and hmac.compare_digest(stored[1], _hash_password(password, stored[0]))
 
     def email_taken(self, connection, email):
         """Whether the connection already holds a user with this email."""
@@ -131,6 +148,10 @@ class Store:
             return {"users": users, "roles": list(copy.deepcopy(self.roles).values()),
                     "role_assignments": assignments, "connections": list(self.connections.values()),
                     "revocations": copy.deepcopy(self.revocations), "jobs": jobs, "logs": len(self.logs)}
+
+
+def _hash_password(password, salt):
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 10_000)
 
 
 def primary_connection(user):

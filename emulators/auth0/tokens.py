@@ -43,6 +43,15 @@ class TokenAuthority:
                   "jti": secrets.token_hex(8)}
         return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
 
+    def sign(self, claims):
+        """Any claims signed RS256 with the tenant key (ID tokens, /userinfo access tokens)."""
+        return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": self.kid})
+
+    def decode(self, token, audience):
+        """Claims of a token this tenant signed for audience, or JWTError."""
+        return jwt.decode(token, self._public, algorithms=["RS256"], audience=audience, issuer=self.issuer,
+                          options={"verify_at_hash": False})
+
     def verify(self, header):
         """Claims of the bearer token in an Authorization header, or Auth0Error(401)."""
         if not header:

@@ -84,6 +84,8 @@ def create_user(store, body):
     if store.email_taken(conn["name"], user.get("email")) or user["user_id"] in store.users:
         raise Auth0Error(409, "The user already exists.", "auth0_idp_error")
     store.add_user(user)
+    if conn["strategy"] == "auth0":
+        store.set_password(user["user_id"], body["password"])
     return user
 
 
@@ -151,6 +153,8 @@ def patch_user(store, user_id, body):
             user[key] = merge_metadata(user.get(key) or {}, value)
         elif key == "password":
             user["last_password_reset"] = now_iso()
+            if value:
+                store.set_password(user_id, value)
         elif key in REQUEST_ONLY:
             continue
         elif value is None:

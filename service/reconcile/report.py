@@ -34,10 +34,14 @@ def as_csv(run):
     return out.getvalue()
 
 
+def context(run):
+    """What the report template needs (the file below and the operator console both render it)."""
+    return {"run": run, "counts": sorted((run.summary or {}).get("by_class", {}).items()), "safe": SAFE}
+
+
 def as_html(run):
     """A readable page (needs an app context for the template)."""
-    counts = sorted((run.summary or {}).get("by_class", {}).items())
-    return render_template("reconcile.html", run=run, counts=counts, safe=SAFE)
+    return render_template("reconcile.html", **context(run))
 
 
 RENDERERS = {"json": (as_json, "application/json"), "csv": (as_csv, "text/csv; charset=utf-8"),

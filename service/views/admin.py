@@ -1,9 +1,7 @@
 """Operator endpoints (bearer ADMIN_API_KEY): audit by user, failed and held events, re-drive, approve."""
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import or_, select
 
-from service import jobs
-from service.models import AuditEvent
+from service import audit, jobs
 from service.sync import inbox
 from service.views.errors import ApiError
 from service.views.guards import require_bearer
@@ -22,15 +20,7 @@ def audit_query():
     who = request.args.get("user", "")
     if not who:
         raise ApiError(400, "missing_field", "Give ?user=<Auth0 user id or Entra object id>.", field="user")
-    return jsonify(audit=[_row(r) for r in audit_rows(current_app.extensions["companion"].store, who)])
-
-
-def audit_rows(store, who, limit=500):
-    """Audit rows that name the user on either side."""
-    with store.session() as session:
-        return session.scalars(select(AuditEvent).where(or_(AuditEvent.auth0_user_id == who,
-                                                            AuditEvent.entra_object_id == who))
-                               .order_by(AuditEvent.id.desc()).limit(limit)).all()
+    return jsonify(audit=[_row(r) for r in audit.trail(current_app.extensions["companion"].store, who)])
 
 
 def _row(r):

@@ -1,0 +1,1 @@
+"""The operator console's domain: sign-in, what the pages show, and the audited actions."""
