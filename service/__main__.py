@@ -156,5 +156,21 @@ def main(argv=None):
     args.run(args)
 
 
+def cli(argv=None):
+    """main() with JSON log lines from the start, and each configuration problem as one line, no traceback."""
+    from service import logs
+    from service.settings import ConfigError, from_env
+    logs.setup()
+    try:
+        logs.configure(from_env())  # the configured level and secret redaction, when the settings are valid
+    except ConfigError:
+        pass  # commands that need the settings report every problem below
+    try:
+        main(argv)
+    except ConfigError as err:
+        logs.config_error(err)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()
