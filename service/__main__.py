@@ -27,7 +27,7 @@ def _demo(args):
 
 def _sandbox(args):
     from service import demo
-    demo.serve(port=args.port)
+    demo.serve(port=args.port, **({"work_dir": args.dir} if args.dir else {}))
 
 
 def _worker(args):
@@ -126,6 +126,7 @@ def main(argv=None):
     demo.set_defaults(run=_demo)
     box = sub.add_parser("sandbox", help="run the emulators and the companion until Ctrl-C")
     box.add_argument("--port", type=int, default=8000)
+    box.add_argument("--dir", help="folder for its database, logs and CA (default var/sandbox; make demo uses var/demo)")
     box.set_defaults(run=_sandbox)
     work = sub.add_parser("worker", help="run the sync worker (huey consumer + scheduler)")
     work.add_argument("--threads", type=int, default=4)
