@@ -66,3 +66,19 @@ def _wait_for(proc, enough, timeout=60):
         assert proc.popen.poll() is None, proc.output()[-3000:]
         time.sleep(0.3)
     raise AssertionError(f"worker output after {timeout}s:\n{proc.output()[-3000:]}")
+
+
+def test_web_and_cli_write_only_json_lines_when_all_is_well(graph, auth0, tmp_path):
+    env = companion_env(graph, auth0, f"sqlite:///{tmp_path}/ok.db")
+    migrate = subprocess.run([sys.executable, "-m", "service", "migrate"], cwd=sandbox.ROOT, capture_output=True,
+                             text=True, timeout=60, env={"PATH": os.environ["PATH"], **env})
+    assert migrate.returncode == 0 and migrate.stdout.strip() == "database is up to date"
+    assert any(line["logger"].startswith("alembic") for line in _json_lines(migrate.stderr))
+    proc, url = sandbox.start_companion(env, str(tmp_path), workers=1, threads=2)
+    try:
+        sandbox.wait_until_up(f"{url}/healthz")
+    finally:
+        proc.stop()
+    lines = _json_lines(proc.output())
+    assert any(x["logger"] == "gunicorn.error" and x["msg"].startswith("Starting gunicorn") for x in lines)
+    assert any(x["logger"] == "companion.access" and x["path"] == "/healthz" for x in lines)
