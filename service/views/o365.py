@@ -3,6 +3,7 @@ import logging
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from service import identity, tokens
 from service.errors import CompanionError, Transient
@@ -78,11 +79,10 @@ def _upstream_failed(err):
 @bp.errorhandler(Exception)
 def _unexpected(err):
     """Anything else on the browser leg is still a page, never JSON."""
-    status = getattr(err, "code", None)
-    if not isinstance(status, int):
-        log.exception("unexpected error")
-        status = 500
-    return _failed_with_way_back(BROKEN_TEXT, status)
+    if isinstance(err, HTTPException):
+        return _failed_with_way_back(BROKEN_TEXT, err.code)
+    log.exception("unexpected error")
+    return _failed_with_way_back(BROKEN_TEXT, 500)
 
 
 def _failed_with_way_back(message, status):
