@@ -60,6 +60,8 @@ def test_the_sandbox_shows_its_settings_refuses_a_second_user_of_its_folder_and_
         events = requests.get(f"http://127.0.0.1:{port}/v1/admin/events", timeout=30,
                               headers={"Authorization": f"Bearer {env['ADMIN_API_KEY']}"})
         assert events.status_code == 200, events.text
+        with open(os.path.join(sandbox.ROOT, "README.md"), encoding="utf-8") as fh:
+            assert f"`{env['ADMIN_API_KEY']}`" in fh.read()  # the sandbox table states the key the banner shows
 
         before = sorted(os.listdir(folder))
         second = subprocess.run([sys.executable, "-m", "service", "sandbox", "--port", str(sandbox.free_port()),
