@@ -1,6 +1,5 @@
 """gunicorn settings for the companion: migrate once in the master, then fork the workers."""
 import os
-import sys
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -20,17 +19,23 @@ logconfig_dict = {
 }
 
 
-def on_starting(server):
-    """Bring the schema up to date before any worker serves (one migration, not one per worker)."""
+def _settings_or_exit():
+    """JSON logs at the configured level, or one line per configuration problem and exit 2 (no traceback)."""
     from service import logs
-    from service.db import Store, migrate
     from service.settings import ConfigError, from_env
 
     try:
-        settings = from_env()
+        logs.configure(from_env())
     except ConfigError as err:
         logs.setup()
         logs.config_error(err)
-        sys.exit(2)
-    logs.configure(settings)
-    migrate(Store(settings.database_url).engine)
+        raise SystemExit(2) from None
+
+
+def on_starting(server):
+    """Bring the schema up to date before any worker serves (one migration, not one per worker)."""
+    from service.db import Store, migrate
+    from service.settings import from_env
+
+    _settings_or_exit()
+    migrate(Store(from_env().database_url).engine)
