@@ -11,7 +11,7 @@ import time
 from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
 
-from service.errors import CompanionError, Transient
+from service.errors import Transient
 from service.sync import inbox
 
 log = logging.getLogger("companion.jobs")
@@ -58,7 +58,7 @@ def _process_event(event_id):
     except Transient as why:
         return _retry_or_fail(ctx, event, why, fields, started)
     except Exception as why:  # a bug or a bad answer: park it where operators can see and re-drive it
-        vendor = why.log_fields() if isinstance(why, CompanionError) else None
+        vendor = why.log_fields() if hasattr(why, "log_fields") else None  # our errors name the vendor's answer
         log.exception("sync event", extra={"fields": {**fields, "outcome": "failed", "ms": _ms(started),
                                                       "error": vendor}})
         inbox.mark(ctx.store, event_id, "failed", f"{type(why).__name__}: {why}", attempt=True)
