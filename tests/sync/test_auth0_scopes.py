@@ -15,40 +15,71 @@ from service.sandbox import ROOT
 from service.sync import escalate, handlers, risk
 from tests.sync.conftest import AUTH0_DB
 
-FEATURES = {"sync": "Entra → Auth0 sync", "create": "Creating Auth0 users", "roles": "Group → role mapping",
-            "delete": "Deleting blocked users", "risk": "Risky-user lockout", "reconcile": "Reconciliation",
-            "login": "Office 365 provisioning at login", "events": "Auth0 → Entra"}
+# Feature keys → how README names them: in the list under Configuration, and in the quick start's
+# permissions table (`python -m service check` derives the same table from code), whichever README has.
+FEATURES = {"sync": ("Entra → Auth0 sync", "Entra → Auth0 sync"),
+            "create": ("Creating Auth0 users", "Entra → Auth0 user creation"),
+            "roles": ("Group → role mapping", "group → role mapping"),
+            "delete": ("Deleting blocked users", "Auth0 user deletion"),
+            "risk": ("Risky-user lockout", "risky-user lockout"),
+            "reconcile": ("Reconciliation", "reconciliation"),
+            "login": ("Office 365 provisioning at login", "Office 365 login provisioning"),
+            "events": ("Auth0 → Entra", "Auth0 → Entra graded deprovisioning")}
+SCOPE = r"`([a-z_]+:[a-z_]+)`"
+
+
+def _readme():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def from_list(text):
+    """{feature key: scopes} from the list between the auth0-scopes markers."""
+    block = text.split("<!-- auth0-scopes -->")[1].split("<!-- /auth0-scopes -->")[0]
+    items = [item.replace("\n", " ").lstrip("- ") for item in block.strip().split("\n- ")]
+    return {key: set(re.findall(SCOPE, next(i for i in items if i.startswith(title))))
+            for key, (title, _) in FEATURES.items()}
+
+
+def from_table(text):
+    """{feature key: scopes} from the permissions table (its last column holds the Auth0 scopes)."""
+    rows = [r for r in text.split("<!-- permissions-table -->")[1].strip().splitlines() if r.startswith("| ")]
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows[1:]]
+    return {key: set(re.findall(SCOPE, next(c[-1] for c in cells if c[0].startswith(name))))
+            for key, (_, name) in FEATURES.items()}
 
 
 def documented():
-    """{feature key: set of scopes} from README's list between the auth0-scopes markers."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
-        block = fh.read().split("<!-- auth0-scopes -->")[1].split("<!-- /auth0-scopes -->")[0]
-    items = [item.replace("\n", " ") for item in block.strip().split("\n- ")]
-    found = {}
-    for key, title in FEATURES.items():
-        (item,) = [i for i in items if i.lstrip("- ").startswith(title)]
-        found[key] = set(re.findall(r"`([a-z_]+:[a-z_]+)`", item))
-    return found
+    """Every statement of the scopes README makes: {source: {feature key: scopes}}."""
+    text = _readme()
+    sources = {"list": from_list, "table": from_table}
+    marker = {"list": "<!-- auth0-scopes -->", "table": "<!-- permissions-table -->"}
+    return {name: parse(text) for name, parse in sources.items() if marker[name] in text}
 
 
-SCOPES = documented()
+STATEMENTS = documented()
+SCOPES = next(iter(STATEMENTS.values()))
 
 
 def grant(world, *features):
-    """The emulator's M2M application gets exactly the documented scopes of these features."""
-    scopes = set().union(*(SCOPES[f] for f in features))
+    """The emulator's M2M application gets exactly the documented scopes of the sync plus these features.
+
+    The sync's scopes are always in: its worker runs whenever any of these features does.
+    """
+    scopes = set().union(SCOPES["sync"], *(SCOPES[f] for f in features))
     world.auth0_emu.configure(scopes=" ".join(sorted(scopes)))
     return scopes
 
 
-def test_the_list_names_every_feature_and_login_needs_no_scope():
-    assert SCOPES["login"] == set() and all(SCOPES[k] for k in FEATURES if k != "login")
+def test_readme_names_every_feature_and_its_statements_agree():
+    assert STATEMENTS and SCOPES["login"] == set() and all(SCOPES[k] for k in FEATURES if k != "login")
     assert "create:user_tickets" in SCOPES["create"]
+    for other in STATEMENTS.values():  # each feature together with the always-on sync
+        assert {k: v | other["sync"] for k, v in other.items()} == {k: v | SCOPES["sync"] for k, v in SCOPES.items()}
 
 
 def test_create_roles_block_and_delete_run_with_exactly_the_documented_scopes(world):
-    grant(world, "sync", "create", "roles", "delete")
+    grant(world, "create", "roles", "delete")
     alice = world.user("alice")
     staff = world.group("Staff", alice)
     ctx = world.context({"connection": AUTH0_DB, "roles": {staff["id"]: ["Staff"]},
@@ -68,7 +99,7 @@ def test_create_roles_block_and_delete_run_with_exactly_the_documented_scopes(wo
 
 
 def test_risky_user_lockout_runs_with_exactly_its_documented_scopes(world):
-    grant(world, "sync", "create")
+    grant(world, "create")
     eve = world.user("eve")
     ctx = world.context({"connection": AUTH0_DB, "risk": {"level": "high"}})
     handlers.sync_user(ctx, eve["id"], {})
@@ -81,7 +112,7 @@ def test_risky_user_lockout_runs_with_exactly_its_documented_scopes(world):
 
 
 def test_reconciliation_runs_with_exactly_its_documented_scopes(world):
-    grant(world, "sync", "create", "roles")
+    grant(world, "create", "roles")
     bob = world.user("bob")
     staff = world.group("Staff", bob)
     mapping = {"connection": AUTH0_DB, "roles": {staff["id"]: ["Staff"]}}
@@ -93,7 +124,7 @@ def test_reconciliation_runs_with_exactly_its_documented_scopes(world):
 
 
 def test_without_create_user_tickets_the_user_made_is_audited_with_the_fix(world):
-    scopes = grant(world, "sync", "create") - {"create:user_tickets"}
+    scopes = grant(world, "create") - {"create:user_tickets"}
     world.auth0_emu.configure(scopes=" ".join(sorted(scopes)))
     carol = world.user("carol")
     ctx = world.context({"connection": AUTH0_DB})
