@@ -34,7 +34,7 @@ def _demo(args):
 
 def _sandbox(args):
     from service import demo
-    demo.serve(port=args.port)
+    demo.serve(port=args.port, **({"work_dir": args.dir} if args.dir else {}))
 
 
 def _worker(args):
@@ -135,6 +135,7 @@ def main(argv=None):
     demo.set_defaults(run=_demo)
     box = sub.add_parser("sandbox", help="run the emulators and the companion until Ctrl-C")
     box.add_argument("--port", type=int, default=8000)
+    box.add_argument("--dir", help="folder for its database, logs and CA (default var/sandbox; make demo uses var/demo)")
     box.set_defaults(run=_sandbox)
     work = sub.add_parser("worker", help="run the sync worker (huey consumer + scheduler)")
     work.add_argument("--threads", type=int, default=4)
@@ -165,5 +166,21 @@ def main(argv=None):
     args.run(args)
 
 
+def cli(argv=None):
+    """main() with JSON log lines from the start, and each configuration problem as one line, no traceback."""
+    from service import logs
+    from service.settings import ConfigError, from_env
+    logs.setup()
+    try:
+        logs.configure(from_env())  # the configured level and secret redaction, when the settings are valid
+    except ConfigError:
+        pass  # commands that need the settings report every problem below
+    try:
+        main(argv)
+    except ConfigError as err:
+        logs.config_error(err)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -4,10 +4,14 @@ import os
 
 from alembic import command
 from alembic.config import Config
+from filelock import FileLock
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+# pg_advisory_xact_lock key shared by every process that migrates (web, worker, replicas, the CLI).
+MIGRATION_LOCK_KEY = 0x0E7C_0A11
+MIGRATION_LOCK_WAIT_S = 600
 
 
 def normalise_url(url):
@@ -41,12 +45,23 @@ def _sqlite_pragmas(dbapi_conn, _record):
 
 
 def migrate(engine):
-    """Bring the schema up to the newest migration."""
+    """Bring the schema up to the newest migration, one process at a time."""
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)
-    with engine.begin() as conn:
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Held until this transaction ends; the others then see the committed schema and do nothing.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def _migration_lock(engine):
+    """A lock file beside a SQLite database (SQLite has no advisory locks); nothing for PostgreSQL."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return contextlib.nullcontext()
+    return FileLock(path + ".migrate.lock", timeout=MIGRATION_LOCK_WAIT_S)
 
 
 def ping(engine):

@@ -33,7 +33,8 @@ class CompanionError(Exception):
     def log_fields(self):
         """Everything worth logging or auditing about the vendor's answer."""
         return {"kind": self.kind, "vendor": self.vendor, "code": self.code, "http_status": self.http_status,
-                "request_id": self.request_id, "target": self.target, "vendor_message": self.vendor_message}
+                "vendor_request_id": self.request_id, "target": self.target,
+                "vendor_message": self.vendor_message}
 
 
 class Transient(CompanionError):

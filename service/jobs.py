@@ -6,6 +6,7 @@ change takes effect once.
 """
 import logging
 import os
+import time
 
 from huey import RedisHuey, SqliteHuey
 from huey.exceptions import RetryTask
@@ -48,27 +49,39 @@ def enqueue(event_id):
 
 @metrics.counted_event
 def _process_event(event_id):
-    """Run the handler for one inbox event, once in effect."""
+    """Run the handler for one inbox event, once in effect; one log line says how it went."""
     ctx = _context["ctx"]
     if not inbox.claim(ctx.store, event_id):
         return None  # finished already, or another worker runs it (a duplicate job)
-    event = inbox.get(ctx.store, event_id)
+    event, started = inbox.get(ctx.store, event_id), time.monotonic()
+    fields = {"event_id": event_id, "kind": event.kind, "object_id": event.object_id, "attempt": event.attempts + 1}
     try:
         outcome = ctx.dispatch(event)
     except Transient as why:
-        return _retry_or_fail(ctx, event, str(why))
+        return _retry_or_fail(ctx, event, why, fields, started)
     except Exception as why:  # a bug or a bad answer: park it where operators can see and re-drive it
-        log.exception("sync event failed", extra={"fields": {"event_id": event_id, "kind": event.kind}})
+        vendor = why.log_fields() if hasattr(why, "log_fields") else None  # our errors name the vendor's answer
+        log.exception("sync event", extra={"fields": {**fields, "outcome": "failed", "ms": _ms(started),
+                                                      "error": vendor}})
         inbox.mark(ctx.store, event_id, "failed", f"{type(why).__name__}: {why}", attempt=True)
         return "failed"
     inbox.mark(ctx.store, event_id, outcome if outcome == "held" else "done", attempt=True)
+    log.info("sync event", extra={"fields": {**fields, "outcome": outcome, "ms": _ms(started)}})
     return outcome
 
 
-def _retry_or_fail(ctx, event, error):
+def _ms(started):
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+def _retry_or_fail(ctx, event, why, fields, started):
     """Transient trouble: retry with exponential backoff, then give up visibly."""
+    detail = {**fields, "ms": _ms(started), "error": why.log_fields()}
     if event.attempts + 1 >= inbox.MAX_ATTEMPTS:
-        inbox.mark(ctx.store, event.id, "failed", error, attempt=True)
+        inbox.mark(ctx.store, event.id, "failed", str(why), attempt=True)
+        log.error("sync event", extra={"fields": {**detail, "outcome": "failed"}})
         return "failed"
-    inbox.mark(ctx.store, event.id, "queued", error, attempt=True)
-    raise RetryTask(delay=min(2 ** event.attempts, 300))
+    inbox.mark(ctx.store, event.id, "queued", str(why), attempt=True)
+    delay = min(2 ** event.attempts, 300)
+    log.warning("sync event", extra={"fields": {**detail, "outcome": "retry", "retry_in_s": delay}})
+    raise RetryTask(delay=delay)

@@ -20,9 +20,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        # Fields never replace the line's own keys: the request id is what a person reads out to the help desk.
+        entry.update({k: v for k, v in (getattr(record, "fields", {}) or {}).items() if k not in entry})
         if has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
-        entry.update(getattr(record, "fields", {}) or {})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -67,15 +68,27 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def configure(settings):
-    """Route the root logger to stderr as JSON, with secret redaction."""
+    """Route the root logger to stderr as JSON, at the configured level, with secret redaction."""
+    setup(settings.log_level, settings.secret_values())
+
+
+def setup(level="INFO", secrets=()):
+    """JSON lines on stderr for any entry point, also before the settings could be read."""
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactSecrets(settings.secret_values()))
+    handler.addFilter(RedactSecrets(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
+    root.setLevel(level)
     # urllib3 logs full URLs at DEBUG; keep it quieter than our own lines.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
+
+
+def config_error(err):
+    """One line per configuration problem, naming the variable and the fix; no traceback."""
+    logger = logging.getLogger("companion.config")
+    for problem in err.problems:
+        log(logger, logging.ERROR, problem, variable=problem.split(" ", 1)[0])
 
 
 def log(logger, level, msg, **fields):

@@ -213,8 +213,40 @@ def start_companion(env, work_dir, workers=2, threads=16, port=None):
 
 def play_login(user, secrets, *, action="auth0_actions/office365-provisioning.js", client_id=OFFICE365_CLIENT_ID,
                connection="google-oauth2", strategy="google-oauth2", redirect=True, fast_refresh=False,
-               max_wait_s=120, work_dir=None, trigger=None):
-    """Play one login through the real Action file in Node (auth0_actions/sandbox); return its JSON report."""
+               max_wait_s=120, work_dir=None, trigger=None, auth0=None):
+    """Play one login through the real Action file in Node (auth0_actions/sandbox); return its JSON report.
+
+    With the Auth0 emulator given, the tenant behaves as Auth0 does around a login: the person is an Auth0
+    user before any Action runs, and what the Action set with api.user.setAppMetadata is saved at the end.
+    """
+    if auth0 is not None:
+        sign_up(auth0, user, connection)
+    report = _run_login(user, secrets, action=action, client_id=client_id, connection=connection,
+                        strategy=strategy, redirect=redirect, fast_refresh=fast_refresh, max_wait_s=max_wait_s,
+                        work_dir=work_dir, trigger=trigger)
+    if auth0 is not None and report.get("app_metadata"):
+        save_app_metadata(auth0, user["user_id"], report["app_metadata"])
+    return report
+
+
+def sign_up(auth0, user, connection):
+    """The user as the Auth0 tenant holds it (seeded once; a returning user is already there)."""
+    fields = {k: v for k, v in user.items() if k not in ("identities",)}
+    resp = auth0.http.post(f"{auth0.url}/_emulator/users", json=[{**fields, "connection": connection}], timeout=30)
+    if resp.status_code != 409:
+        resp.raise_for_status()
+
+
+def save_app_metadata(auth0, user_id, app_metadata):
+    """What Auth0 does with api.user.setAppMetadata at the end of the flow: PATCH the user (one-level merge)."""
+    from service.clients.auth0 import Auth0Client
+    client = Auth0Client(domain=AUTH0_DOMAIN, client_id=AUTH0_CLIENT_ID, client_secret=AUTH0_CLIENT_SECRET,
+                         base_url=auth0.url)
+    client.update_user(user_id, {"app_metadata": app_metadata})
+
+
+def _run_login(user, secrets, *, action, client_id, connection, strategy, redirect, fast_refresh, max_wait_s,
+               work_dir, trigger):
     import json
     import tempfile
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:

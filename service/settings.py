@@ -12,6 +12,12 @@ SECRET_NAMES = ("AUTH0_CLIENT_SECRET", "ENTRA_CLIENT_SECRET", "COMPANION_SECRET"
                 "SLACK_WEBHOOK_URL", "SMTP_URL", "AUTH0_EVENTS_TOKEN", "METRICS_TOKEN", "CONSOLE_CLIENT_SECRET")
 SYNC_EVENT_SOURCES = ("webhook", "delta")
 DEFAULT_DATABASE_URL = "sqlite:///var/companion.db"
+DEFAULT_QUEUE_URL = "sqlite:///var/queue.db"
+# URL schemes the storage layers understand (anything else would fail late, or make a file named after it).
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+QUEUE_SCHEMES = ("sqlite", "redis", "rediss")
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A fixed default keeps ImmutableIDs stable across restarts; deployments may set their own once.
 DEFAULT_IMMUTABLE_ID_NAMESPACE = "6b0f3c1e-2a7d-5f4e-9c1b-8d2e4f6a7b90"
 
@@ -58,7 +64,7 @@ class Settings:
     dry_run: bool = False
     log_level: str = "INFO"
     sync_config: str | None = None
-    queue_url: str = "sqlite:///var/queue.db"
+    queue_url: str = DEFAULT_QUEUE_URL
     sync_events: tuple = SYNC_EVENT_SOURCES
     delta_interval_s: float = 300.0
     risk_interval_s: float = 300.0
@@ -128,6 +134,31 @@ class _Reader:
             self.problems.append(f"{name} is malformed: expected a number of seconds, e.g. {default}")
             return default
 
+    def boolean(self, name, default=False):
+        """true/false (also 1/0, yes/no, on/off); anything else is a problem, never a silent false."""
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in TRUE_WORDS + FALSE_WORDS:
+            self.problems.append(f"{name} is malformed: expected true or false")
+            return default
+        return raw.lower() in TRUE_WORDS
+
+    def storage_url(self, name, default, schemes, example):
+        """A database or queue URL whose scheme the service can use (the value is never echoed: passwords)."""
+        value = self.get(name, default)
+        scheme, sep, rest = value.partition("://")
+        ok = bool(sep) and scheme.lower() in schemes and (rest.startswith("/") if scheme == "sqlite" else bool(rest))
+        self.check(name, ok, f"expected {example} (schemes: {', '.join(schemes)})")
+        return value
+
+    def choice(self, name, default, choices):
+        """One of a fixed list of words (case-insensitive for the upper-case ones, e.g. LOG_LEVEL)."""
+        value = self.get(name, default)
+        value = value.upper() if value.upper() in choices else value
+        self.check(name, value in choices, f"expected one of {', '.join(choices)}")
+        return value
+
     def listing(self, name):
         raw = self.get(name) or ""
         return tuple(item.strip() for item in raw.split(",") if item.strip())
@@ -190,13 +221,14 @@ def _read_companion(r):
         companion_secret=secret or "",
         companion_public_url=r.url("COMPANION_PUBLIC_URL", required=True, schemes=("https", "http")) or "",
         companion_api_audience=audience,
-        database_url=r.get("DATABASE_URL", DEFAULT_DATABASE_URL),
+        database_url=r.storage_url("DATABASE_URL", DEFAULT_DATABASE_URL, DATABASE_SCHEMES,
+                                   "sqlite:///path/to/companion.db or postgresql://user:password@host:5432/db"),
         ca_bundle=_existing_file(r, "CA_BUNDLE"),
         http_timeout=r.number("HTTP_TIMEOUT_S", 10.0),
         login_wait_s=r.number("LOGIN_WAIT_S", 3.0),
         ready_budget_s=r.number("READY_BUDGET_S", 600.0),
-        dry_run=(r.get("DRY_RUN", "false").lower() in ("1", "true", "yes")),
-        log_level=r.get("LOG_LEVEL", "INFO").upper(),
+        dry_run=r.boolean("DRY_RUN"),
+        log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
     )
 
 
@@ -247,7 +279,8 @@ def _read_sync(r):
                 "expected smtp://host:port or smtps://user:password@host:port")
     return dict(
         sync_config=_existing_file(r, "SYNC_CONFIG"),
-        queue_url=r.get("QUEUE_URL", "sqlite:///var/queue.db"),
+        queue_url=r.storage_url("QUEUE_URL", DEFAULT_QUEUE_URL, QUEUE_SCHEMES,
+                                "sqlite:///path/to/queue.db or redis://host:6379/0"),
         sync_events=tuple(s for s in sources if s in SYNC_EVENT_SOURCES),
         delta_interval_s=r.number("SYNC_DELTA_INTERVAL_S", 300.0),
         risk_interval_s=r.number("RISK_POLL_INTERVAL_S", 300.0),

@@ -2,8 +2,9 @@
 import logging
 import threading
 import time
+from urllib.parse import urlparse
 
-from service import jobs
+from service import jobs, logs
 from service.companion import Companion
 from service.db import migrate
 from service.sync import inbox
@@ -58,12 +59,34 @@ class Scheduler(threading.Thread):
             jobs.enqueue(event_id)
 
 
+def summary(settings, threads):
+    """What this worker runs against, for its start line: hosts and switches, never a secret or password."""
+    s = settings
+    return {"threads": threads, "database": _where(s.database_url), "queue": _where(s.queue_url),
+            "auth0_domain": s.auth0_domain, "entra_tenant_id": s.entra_tenant_id, "graph": s.graph_base_url,
+            "dry_run": s.dry_run, "sync_events": list(s.sync_events), "sync_config": s.sync_config,
+            "delta_interval_s": s.delta_interval_s, "risk_interval_s": s.risk_interval_s,
+            "reconcile_mode": s.reconcile_mode, "reconcile_interval_s": s.reconcile_interval_s}
+
+
+def _where(url):
+    """scheme://host:port/db (or the SQLite path) without the user name and password."""
+    parsed = urlparse(url)
+    host = f"{parsed.hostname}:{parsed.port}" if parsed.port else (parsed.hostname or "")
+    return f"{parsed.scheme}://{host}{parsed.path}"
+
+
 def run(settings, threads=4, redrive_after_s=120.0):
     """Start the consumer (blocks; SIGTERM/SIGINT stop it gracefully)."""
+    logs.configure(settings)
+    # huey logs two lines per task; ours says the outcome and duration in one (service.jobs).
+    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLogger().level))
     companion = Companion.build(settings)
     migrate(companion.store.engine)
     ctx = SyncContext(companion)
     jobs.bind(ctx)
-    Scheduler(ctx, redrive_after_s).start()
+    scheduler = Scheduler(ctx, redrive_after_s)
+    log.info("worker started", extra={"fields": {**summary(settings, threads), "schedule": dict(scheduler.plan)}})
+    scheduler.start()
     consumer = companion.queue.create_consumer(workers=threads, worker_type="thread", periodic=False)
     consumer.run()

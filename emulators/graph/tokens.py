@@ -30,9 +30,19 @@ def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@functools.lru_cache(maxsize=1)
+_KEY_LOCK = threading.Lock()
+
+
 def signing_key():
     """(private PEM, public key, kid): one RSA key per process, so tokens outlive a reset."""
+    # lru_cache alone may run the body in several threads at once and keep the last key, so tokens
+    # signed with the first one would fail verification: the first requests of a busy start got 401s.
+    with _KEY_LOCK:
+        return _make_signing_key()
+
+
+@functools.lru_cache(maxsize=1)
+def _make_signing_key():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()

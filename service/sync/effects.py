@@ -5,9 +5,12 @@ import secrets
 from sqlalchemy import func, select
 
 from service import audit
+from service.errors import CompanionError
 from service.models import AuditEvent, utcnow
 
 # One hourly budget for destructive changes in both directions (Auth0 blocks/deletes, Entra disables/deletes).
+TICKET_FIX = ("grant the M2M application create:user_tickets, then send the user a password reset "
+              "(Dashboard → User Management → Users → Send reset password email)")
 DESTRUCTIVE = ("auth0.user.blocked", "auth0.user.deleted", "entra.user.disabled", "entra.user.deleted")
 
 
@@ -22,8 +25,8 @@ class Effects:
         self.auth0, self.graph, self.store, self.config = auth0, graph, store, config
         self.dry_run, self.approved, self.reference = dry_run, approved, reference
 
-    def _audit(self, action, user_id, oid, **detail):
-        outcome = "dry-run" if self.dry_run else "ok"
+    def _audit(self, action, user_id, oid, outcome=None, **detail):
+        outcome = outcome or ("dry-run" if self.dry_run else "ok")
         with self.store.session() as session:
             audit.record(session, action, outcome, user_id, oid, reference=self.reference, **detail)
 
@@ -81,7 +84,14 @@ class Effects:
             self._audit("auth0.user.created", None, graph_user["id"], email=email)
             return None
         created = self.auth0.create_user(body)
-        ticket = self.auth0.password_change_ticket(created["user_id"])
+        try:
+            ticket = self.auth0.password_change_ticket(created["user_id"])
+        except CompanionError as why:
+            # The user exists now: say so, and that the person has no way to set a password yet.
+            self._audit("auth0.user.created", created["user_id"], graph_user["id"], email=email, password_ticket=False)
+            self._audit("auth0.password_ticket.failed", created["user_id"], graph_user["id"], outcome="failed",
+                        email=email, error=why.log_fields(), fix=TICKET_FIX)
+            raise
         self._audit("auth0.user.created", created["user_id"], graph_user["id"], email=email,
                     password_ticket=bool(ticket))
         return created

@@ -1,13 +1,20 @@
 """The browser leg of the Office 365 login: the Action redirects here, we provision, then continue."""
+import logging
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from service import identity, tokens
+from service.errors import CompanionError, Transient
 from service.provisioning import PROFILE_KEYS
 
 bp = Blueprint("o365", __name__)
+log = logging.getLogger("companion.o365")
 REFRESH_S = 2
+# What a person reads when Entra, Graph or Auth0 fails us; the operator's detail goes to the log only.
+BUSY_TEXT = "Office 365 is busy right now. Please try again in a few minutes."
+BROKEN_TEXT = "Your Office 365 account cannot be set up right now. Please try again later."
 
 
 @bp.get("/o365/start")
@@ -19,6 +26,7 @@ def start():
         return _failed("This sign-in link is incomplete. Start again from Office 365.", None, 400)
     try:
         claims = tokens.verify_session_token(session_token, companion.settings)
+        g.o365_sub = claims["sub"]  # lets the error handlers offer the way back to Auth0
         user = {**_user_fields(claims.get("user")), "user_id": claims["sub"]}
         outcome = companion.provisioner.ensure(user, companion.settings.login_wait_s, g.request_id)
     except tokens.TokenRejected as why:
@@ -59,3 +67,28 @@ def _waiting():
 def _failed(message, continue_url, status):
     html = render_template("failed.html", message=message, reference=g.request_id, continue_url=continue_url)
     return html, status, {"Cache-Control": "no-store"}
+
+
+@bp.errorhandler(CompanionError)
+def _upstream_failed(err):
+    """A vendor failed us (e.g. a wrong or expired Entra secret): a page for the person, detail to the log."""
+    log.warning("upstream error", extra={"fields": err.log_fields()})
+    return _failed_with_way_back(BUSY_TEXT if isinstance(err, Transient) else BROKEN_TEXT, err.status)
+
+
+@bp.errorhandler(Exception)
+def _unexpected(err):
+    """Anything else on the browser leg is still a page, never JSON."""
+    if isinstance(err, HTTPException):
+        return _failed_with_way_back(BROKEN_TEXT, err.code)
+    log.exception("unexpected error")
+    return _failed_with_way_back(BROKEN_TEXT, 500)
+
+
+def _failed_with_way_back(message, status):
+    state, sub = request.args.get("state", ""), g.get("o365_sub")
+    way_back = None
+    if state and len(state) <= 2048 and sub:
+        companion = current_app.extensions["companion"]
+        way_back = _continue_url(companion, state, sub, "failed", reason=message, reference=g.request_id)
+    return _failed(message, way_back, status)

@@ -50,6 +50,12 @@ def test_all_problems_are_reported_at_once():
     ("HTTP_TIMEOUT_S", "ten", "number"),
     ("O365_UPN_TEMPLATE", "{local}", "{hash}"),
     ("GRAPH_BASE_URL", "http://graph.microsoft.com", "https"),
+    ("DRY_RUN", "maybe", "true or false"),
+    ("QUEUE_URL", "amqp://x", "redis://host:6379/0"),
+    ("QUEUE_URL", "var/queue.db", "sqlite:///"),
+    ("DATABASE_URL", "mysql://x", "postgresql://"),
+    ("DATABASE_URL", "sqlite:var/x.db", "sqlite:///"),
+    ("LOG_LEVEL", "verbose", "DEBUG, INFO"),
 ])
 def test_malformed_values_are_named_with_the_expected_form(name, value, hint):
     with pytest.raises(ConfigError) as err:
@@ -71,3 +77,24 @@ def test_secret_values_never_appear_in_the_error():
     with pytest.raises(ConfigError) as err:
         from_env(env)
     assert "tooshort-secret-xyz" not in str(err.value)
+
+
+@pytest.mark.parametrize("value,expected", [("true", True), ("TRUE", True), ("1", True), ("yes", True),
+                                            ("false", False), ("0", False), ("no", False), ("Off", False)])
+def test_booleans_read_only_clear_words(value, expected):
+    assert from_env({**GOOD, "DRY_RUN": value}).dry_run is expected
+
+
+@pytest.mark.parametrize("name,value", [
+    ("DATABASE_URL", "postgresql://companion:pw@db:5432/companion"), ("DATABASE_URL", "postgres://u@h/d"),
+    ("DATABASE_URL", "sqlite:///var/x.db"), ("QUEUE_URL", "redis://redis:6379/0"),
+    ("QUEUE_URL", "rediss://r:6380/1"), ("QUEUE_URL", "sqlite:////abs/queue.db"),
+])
+def test_known_storage_schemes_are_accepted(name, value):
+    assert getattr(from_env({**GOOD, name: value}), name.lower()) == value
+
+
+def test_a_storage_url_is_never_echoed_because_it_may_hold_a_password():
+    with pytest.raises(ConfigError) as err:
+        from_env({**GOOD, "DATABASE_URL": "mysql://admin:hunter2-password@db/x"})
+    assert "hunter2-password" not in str(err.value)
