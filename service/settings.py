@@ -74,6 +74,8 @@ class Settings:
     auth0_events_token: str | None = None
     deprovision_unlicense_after_days: float = 7.0
     deprovision_delete_after_days: float | None = 30.0
+    o365_seats_low_water: int = 5
+    seat_check_interval_s: float = 60.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -221,7 +223,16 @@ def _read_o365(r):
         o365_auth0_client_id=r.get("OFFICE365_CLIENT_ID"),
         o365_deep_link_hosts=tuple(h.lower() for h in r.listing("O365_DEEP_LINK_HOSTS")),
         immutable_id_namespace=namespace,
+        o365_seats_low_water=_count(r, "O365_SEATS_LOW_WATER", 5),
+        seat_check_interval_s=r.number("SEAT_CHECK_INTERVAL_S", 60.0),
     )
+
+
+def _count(r, name, default):
+    """A whole number ≥ 0."""
+    value = r.number(name, default)
+    r.check(name, value >= 0 and value == int(value), f"expected a whole number ≥ 0, e.g. {default}")
+    return int(value) if value >= 0 and value == int(value) else default
 
 
 def _read_sync(r):
