@@ -147,4 +147,6 @@ class RiskRecord(Base):
     risk_level: Mapped[str | None] = mapped_column(String(16))
     risk_state: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The Auth0 user the lock-out was applied to; None while no managed Auth0 user existed to block.
+    blocked_user_id: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -22,6 +22,7 @@ def upgrade():
         sa.Column("risk_level", sa.String(16)),
         sa.Column("risk_state", sa.String(32)),
         sa.Column("active", sa.Boolean, nullable=False),
+        sa.Column("blocked_user_id", sa.String(255)),
         sa.Column("updated_at", tz, nullable=False),
     )
 
