@@ -11,13 +11,14 @@ from sqlalchemy import and_, func, or_, select
 
 from service import leases
 from service.cache import cached_value
-from service.models import Link, utcnow
+from service.models import AuditEvent, Link, utcnow
 
 SEAT_READ_TTL_S = 2.0  # subscribedSkus costs 3 resource units; a burst shares one read
 SEAT_LEASE = "licence-seats"
 SEAT_LEASE_WAIT_S = 5.0
-# Link steps past the seat check whose seat Entra may not count yet.
-HOLDING_STEPS = ("lookup", "create", "licence", "verify")
+# Link steps past the seat check and before the licence: a seat promised, not yet taken.
+HOLDING_STEPS = ("lookup", "create", "licence")
+LICENSED = "entra.licence.assigned"  # audited before the link moves on, so a seat is never counted nowhere
 LEVELS = ("ok", "low", "out")
 
 
@@ -77,7 +78,8 @@ class SeatLedger:
             plan_ids(sku, self.s.o365_disabled_plans)  # a wrong plan name stops before anything is created
             owner = self._lease()
             try:
-                free = free_seats(sku) - held(self.store, read_at, but=link.auth0_user_id)
+                promised = held(self.store, read_at, but=link.auth0_user_id)
+                free = free_seats(sku) - promised
                 if free > 0:
                     save()
                     break
@@ -85,7 +87,7 @@ class SeatLedger:
                 leases.release(self.store, SEAT_LEASE, owner)
         else:
             self.note("out")
-            raise LicenceUnavailable(no_seats_message(sku, free))
+            raise LicenceUnavailable(no_seats_message(sku, promised))
         self.note(level(free - 1, self.s.o365_seats_low_water))
 
     def free_now(self, parked=True):
@@ -113,15 +115,17 @@ class SeatLedger:
 
 
 def held(store, read_at, but=None, parked=True):
-    """Seats promised but possibly not in a consumedUnits read at read_at (over-counting is the safe side)."""
-    promised = or_(and_(Link.state == "pending", Link.step.in_(HOLDING_STEPS)),
-                   and_(Link.state == "ready", Link.ready_at >= read_at),
-                   *([Link.state == "parked"] if parked else []))
-    query = select(func.count()).select_from(Link).where(Link.account_type == "member", promised)
+    """Seats promised but possibly not in a consumedUnits read at read_at (over-counting is the safe side):
+    accounts past the seat check and not licensed yet, parked ones, and licences assigned since the read."""
+    waiting = or_(and_(Link.state == "pending", Link.step.in_(HOLDING_STEPS)),
+                  *([Link.state == "parked"] if parked else []))
+    links = select(func.count()).select_from(Link).where(Link.account_type == "member", waiting)
     if but is not None:
-        query = query.where(Link.auth0_user_id != but)
+        links = links.where(Link.auth0_user_id != but)
+    since = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == LICENSED,
+                                                               AuditEvent.at >= read_at)
     with store.session() as session:
-        return session.scalar(query)
+        return session.scalar(links) + session.scalar(since)
 
 
 def level(free, low_water):
@@ -129,10 +133,10 @@ def level(free, low_water):
     return "out" if free <= 0 else "low" if free <= low_water else "ok"
 
 
-def no_seats_message(sku, free):
+def no_seats_message(sku, promised):
     """What the person and the operator read when no seat is left."""
     return (f"No {sku.get('skuPartNumber')} licences are left ({sku.get('consumedUnits')} of "
-            f"{sku.get('prepaidUnits', {}).get('enabled')} in use, {max(0, -free)} more promised to accounts "
+            f"{sku.get('prepaidUnits', {}).get('enabled')} in use, {promised} more promised to accounts "
             "being set up); buy more seats or free some, then sign in again.")
 
 

@@ -212,10 +212,11 @@ class Provisioner:
         self.seats.note("out")
 
     def _licensed(self, link, entry, reference):
-        links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
+        # audited before the step moves on: the seat ledger counts the seat by one or the other (licensing.held)
         self._audit("entra.licence.assigned", "ok", link, reference, sku=self.s.o365_license_sku,
                     fact=f"{link.entra_object_id}:{self.s.o365_license_sku}",
                     disabled_plans=entry["disabledPlans"])
+        links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
 
     def _verify(self, link, profile, reference):
         """Ready once Entra returns the account with the licence (observed, not assumed)."""

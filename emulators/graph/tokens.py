@@ -30,9 +30,17 @@ def b64url_decode(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-@functools.lru_cache(maxsize=1)
+_KEY_LOCK = threading.Lock()
+
+
 def signing_key():
     """(private PEM, public key, kid): one RSA key per process, so tokens outlive a reset."""
+    with _KEY_LOCK:  # lru_cache alone lets two first callers make two keys and sign with the losing one
+        return _signing_key()
+
+
+@functools.lru_cache(maxsize=1)
+def _signing_key():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()
