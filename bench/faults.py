@@ -70,8 +70,8 @@ SCENARIOS = {
         {"method": "POST", "path": "^/v1.0/users$", "kind": "status", "status": 503, "count": n},
         {"method": "POST", "path": "assignLicense$", "kind": "status", "status": 503, "count": n},
         {"method": "GET", "path": "^/v1.0/users/", "kind": "status", "status": 503, "count": n}], [], None),
-    "Graph timeout": lambda n: ("create done but answered after 12 s (> HTTP_TIMEOUT_S 10 s), twice", {}, [
-        {"method": "POST", "path": "^/v1.0/users$", "kind": "delay_response", "seconds": 12, "count": 2}],
+    "Graph timeout": lambda n: ("create done but answered after 12 s (> HTTP_TIMEOUT_S 10 s), N times", {}, [
+        {"method": "POST", "path": "^/v1.0/users$", "kind": "delay_response", "seconds": 12, "count": n}],
         [], None),
     "dropped connections": lambda n: ("connection dropped after create, and before assignLicense", {}, [
         {"method": "POST", "path": "^/v1.0/users$", "kind": "drop", "when": "after", "count": _half(n)},
