@@ -230,9 +230,12 @@ def _read_o365(r):
 
 def _count(r, name, default):
     """A whole number ≥ 0."""
-    value = r.number(name, default)
-    r.check(name, value >= 0 and value == int(value), f"expected a whole number ≥ 0, e.g. {default}")
-    return int(value) if value >= 0 and value == int(value) else default
+    raw = r.get(name)
+    if raw is None:
+        return default
+    whole = raw.isascii() and raw.isdigit()
+    r.check(name, whole, f"expected a whole number ≥ 0, e.g. {default}")
+    return int(raw) if whole else default
 
 
 def _read_sync(r):

@@ -50,6 +50,9 @@ def test_all_problems_are_reported_at_once():
     ("HTTP_TIMEOUT_S", "ten", "number"),
     ("O365_UPN_TEMPLATE", "{local}", "{hash}"),
     ("GRAPH_BASE_URL", "http://graph.microsoft.com", "https"),
+    ("O365_SEATS_LOW_WATER", "-1", "whole number"),
+    ("O365_SEATS_LOW_WATER", "2.5", "whole number"),
+    ("SEAT_CHECK_INTERVAL_S", "soon", "number"),
 ])
 def test_malformed_values_are_named_with_the_expected_form(name, value, hint):
     with pytest.raises(ConfigError) as err:
