@@ -70,7 +70,9 @@ def test_a_risk_cleared_in_entra_leaves_an_entra_disable_in_place(world, ctx):
     assert user["blocked"] is True and user["app_metadata"][CAUSES_KEY]["causes"] == ["entra"]
 
 
-def test_one_risk_detection_gives_one_alert_and_one_revocation(world, ctx, slack):
+def test_one_risk_detection_gives_one_alert_and_one_revocation(world, slack, database_url):
+    ctx = world.context({"connection": AUTH0_DB, "profile": {"namespace": "entra"}}, SLACK_WEBHOOK_URL=slack.url,
+                        DATABASE_URL=database_url)
     gus = world.user("gus")
     handlers.sync_user(ctx, gus["id"], {})
     _risk(world, gus["id"])
