@@ -16,8 +16,8 @@ def test_risk_lockout_holds_through_delta_rounds_and_alerts_once(make_stack, gra
         graph.http.post(f"{graph.url}/_emulator/risk", json={"userId": eve["id"], "riskLevel": "high",
                                                              "riskState": "atRisk"}).raise_for_status()
         stack.start_worker()  # the risk is marked while the first full delta round runs
-        user = stack.wait(lambda: (stack.auth0_user(eve["mail"]) or {}).get("blocked") and stack.auth0_user(eve["mail"]),
-                          what="risky user blocked")
+        blocked = lambda: (stack.auth0_user(eve["mail"]) or {}).get("blocked") and stack.auth0_user(eve["mail"])  # noqa
+        user = stack.wait(blocked, what="risky user blocked")
         stack.entra.update_user(eve["id"], {"department": "Finance"})  # unrelated change, synced by delta
         stack.wait(lambda: (stack.auth0_user(eve["mail"])["app_metadata"].get("entra") or {}).get("department")
                    == "Finance", what="department synced")

@@ -1,4 +1,4 @@
-"""End to end (gunicorn + worker): accounts whose seats went elsewhere are parked, alerted once, finished by themselves."""
+"""End to end (gunicorn + worker): accounts whose seats went elsewhere are parked, alerted, then finished."""
 import time
 
 import requests
