@@ -80,7 +80,10 @@ def _refresh(resp):
     parts = REFRESH_CONTENT.match(html.unescape(found.group(1))) if found else None
     if parts is None:
         raise LoginFailed(f"HTTP {resp.status_code} page without a refresh: {_failure_reason(resp.text)}")
-    return float(parts.group(1)), parts.group(2).strip()
+    target = parts.group(2).strip()
+    if urlsplit(target).path == "/continue":  # the failure page hands the login back to Auth0 by itself
+        raise LoginFailed(f"HTTP {resp.status_code} failure page: {_failure_reason(resp.text)}")
+    return float(parts.group(1)), target
 
 
 def _failure_reason(page):

@@ -48,7 +48,8 @@ def parse_args(argv):
 
 @contextlib.contextmanager
 def running(work_dir):
-    """Graph emulator (fixed latency, no spec checks), Auth0 emulator, companion under gunicorn on SQLite."""
+    """Graph emulator (fixed latency, no spec checks), Auth0 emulator, companion under gunicorn on SQLite;
+    yields (graph, companion url, companion process, auth0)."""
     procs = []
     try:
         graph = sandbox.start_graph(work_dir, "--latency-ms", LATENCY_MS, validate=False)
@@ -58,7 +59,7 @@ def running(work_dir):
         env = sandbox.companion_env(graph, auth0, f"sqlite:///{work_dir}/companion.db")
         companion, url = sandbox.start_companion(env, work_dir)
         procs.append(companion)
-        yield graph, url, companion
+        yield graph, url, companion, auth0
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -196,7 +197,7 @@ def main(argv=None):
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 (progress, not the result)
     work_dir, started = tempfile.mkdtemp(prefix="bench-first-login-"), time.monotonic()
     say(f"first-login benchmark: lags {args.lags} s, N {args.ns}; work dir {work_dir}")
-    with running(work_dir) as (graph, url, companion):
+    with running(work_dir) as (graph, url, companion, _auth0):
         pairs = [p for lag in args.lags for p in run_lag(graph, url, lag, args.ns, say, args.write_lag)]
         returning = returning_line(*returning_user(graph, url))
         problems = companion_log_problems(companion)

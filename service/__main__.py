@@ -152,7 +152,7 @@ def main(argv=None):
     aud.set_defaults(run=_audit)
     syn = sub.add_parser("sync", help="queue a sync now: one Entra user, or a delta round, risk poll …")
     syn.add_argument("what", choices=["user", "users_delta", "groups_delta", "risk_poll", "ensure_subscriptions",
-                                      "escalate", "auth0_user", "deprovision_steps"])
+                                      "escalate", "auth0_user", "deprovision_steps", "seat_check"])
     syn.add_argument("object_id", nargs="?",
                      help="Entra object id (with 'user'), Auth0 user id (with 'auth0_user')")
     syn.set_defaults(run=_sync)

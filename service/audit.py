@@ -1,16 +1,37 @@
 """Append to the audit log (the only way the service writes audit rows) and read one person's trail."""
 from flask import g, has_request_context
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from service.models import AuditEvent
 
 
 def record(session, action, outcome, auth0_user_id=None, entra_object_id=None, reference=None, **detail):
     """Add one audit row to session (committed with the caller's work)."""
+    session.add(_row(action, outcome, auth0_user_id, entra_object_id, reference, detail))
+
+
+def record_once(store, fact, action, outcome, auth0_user_id, entra_object_id=None, reference=None, **detail):
+    """Add a row for a once-only fact in its own transaction; False when that fact is already recorded.
+
+    A step that repeats (a lease lapsed mid-step, two replicas on one user) states the same fact again:
+    the unique key (action, auth0_user_id, fact) keeps one row, whoever commits first.
+    """
+    row = _row(action, outcome, auth0_user_id, entra_object_id, reference, detail)
+    row.fact = fact
+    try:
+        with store.session() as session:
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
+
+
+def _row(action, outcome, auth0_user_id, entra_object_id, reference, detail):
     if reference is None and has_request_context():
         reference = g.get("request_id")
-    session.add(AuditEvent(action=action, outcome=outcome, auth0_user_id=auth0_user_id,
-                           entra_object_id=entra_object_id, reference=reference, detail=detail))
+    return AuditEvent(action=action, outcome=outcome, auth0_user_id=auth0_user_id,
+                      entra_object_id=entra_object_id, reference=reference, detail=detail)
 
 
 def trail(store, *ids, limit=500):

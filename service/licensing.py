@@ -1,10 +1,33 @@
-"""Licence lookup by skuPartNumber, with a short cache and a seat check before anything is created."""
-from service import metrics
+"""Licence lookup by skuPartNumber, and the seat ledger: no Entra account is created without a seat.
+
+The seat check reads subscribedSkus at most SEAT_READ_TTL_S old and takes off every seat the
+companion has promised but Entra does not count yet (first logins past the check, parked accounts,
+accounts licensed since the read), under one lease, so a burst of first logins cannot over-commit.
+"""
+import time
+import uuid
+
+from sqlalchemy import and_, func, or_, select
+
+from service import leases, metrics
 from service.cache import cached_value
+from service.models import AuditEvent, Link, utcnow
+
+SEAT_READ_TTL_S = 2.0  # subscribedSkus costs 3 resource units; a burst shares one read
+SEAT_LEASE = "licence-seats"
+SEAT_LEASE_WAIT_S = 5.0
+# Link steps past the seat check and before the licence: a seat promised, not yet taken.
+HOLDING_STEPS = ("lookup", "create", "licence")
+LICENSED = "entra.licence.assigned"  # audited before the link moves on, so a seat is never counted nowhere
+LEVELS = ("ok", "low", "out")
 
 
 class LicenceUnavailable(Exception):
     """The configured licence cannot be assigned; the message says what an admin should change."""
+
+
+class SeatsBusy(Exception):
+    """Another first login holds the seat lease for longer than expected; try again shortly."""
 
 
 class SkuCatalog:
@@ -12,28 +35,110 @@ class SkuCatalog:
 
     def __init__(self, graph, ttl_s=60.0):
         self.graph = graph
-        self._cached = cached_value(graph.subscribed_skus, ttl_s)
+        self._cached = cached_value(self._read, ttl_s)
+        self._recent = cached_value(self._read, SEAT_READ_TTL_S)
 
-    def _skus(self, fresh=False):
-        if fresh:
-            self._cached.cache_clear()
-        skus = self._cached()
+    def _read(self):
+        """(when the read started, skus): seats licensed after that instant are not in consumedUnits."""
+        started, skus = utcnow(), self.graph.subscribed_skus()
         metrics.seats(skus)
-        return skus
+        return started, skus
 
-    def resolve(self, part_number, disabled_plans=(), fresh=False):
-        """The addLicenses entry for part_number, after checking it exists and has a free seat."""
-        sku = _find(self._skus(fresh), part_number)
+    def read(self, part_number, recent=False, fresh=False):
+        """(read_at, sku) from the catalog cache, a read at most SEAT_READ_TTL_S old, or a fresh one."""
+        if fresh:
+            self._recent.cache_clear()
+        read_at, skus = (self._recent if recent or fresh else self._cached)()
+        sku = _find(skus, part_number)
         if sku is None:
             raise LicenceUnavailable(f"The tenant has no subscription with skuPartNumber {part_number}; "
                                      "check O365_LICENSE_SKU against GET /subscribedSkus.")
-        if free_seats(sku) <= 0 and not fresh:
+        return read_at, sku
+
+    def resolve(self, part_number, disabled_plans=(), fresh=False, seats=True):
+        """The addLicenses entry for part_number, after checking it exists (and, with seats, has a free seat)."""
+        _read_at, sku = self.read(part_number, fresh=fresh)
+        if seats and free_seats(sku) <= 0 and not fresh:
             return self.resolve(part_number, disabled_plans, fresh=True)
-        if free_seats(sku) <= 0:
-            raise LicenceUnavailable(f"No {part_number} licences are left ({sku.get('consumedUnits')} of "
-                                     f"{sku.get('prepaidUnits', {}).get('enabled')} in use); "
-                                     "buy more seats or free some, then sign in again.")
+        if seats and free_seats(sku) <= 0:
+            raise LicenceUnavailable(no_seats_message(sku, 0))
         return {"skuId": sku["skuId"], "disabledPlans": plan_ids(sku, disabled_plans)}
+
+
+class SeatLedger:
+    """Seats promised to first logins, checked against Entra's count before any account is created."""
+
+    def __init__(self, settings, store, catalog, sleep=time.sleep, clock=time.monotonic):
+        self.s, self.store, self.catalog = settings, store, catalog
+        self.sleep, self.clock = sleep, clock
+
+    def reserve(self, link, save):
+        """Promise link a seat and call save() (which moves it past the check) under the seat lease."""
+        for fresh in (False, True):
+            read_at, sku = self.catalog.read(self.s.o365_license_sku, recent=True, fresh=fresh)
+            plan_ids(sku, self.s.o365_disabled_plans)  # a wrong plan name stops before anything is created
+            owner = self._lease()
+            try:
+                promised = held(self.store, read_at, but=link.auth0_user_id)
+                free = free_seats(sku) - promised
+                if free > 0:
+                    save()
+                    break
+            finally:
+                leases.release(self.store, SEAT_LEASE, owner)
+        else:
+            self.note("out")
+            raise LicenceUnavailable(no_seats_message(sku, promised))
+        self.note(level(free - 1, self.s.o365_seats_low_water))
+
+    def free_now(self, parked=True):
+        """(free seats after every promise, sku) from a fresh read; parked=False leaves parked accounts out."""
+        read_at, sku = self.catalog.read(self.s.o365_license_sku, fresh=True)
+        return free_seats(sku) - held(self.store, read_at, parked=parked), sku
+
+    def exhausted(self):
+        """True when a fresh read shows no free seat (tells a seat failure from another bad request)."""
+        _read_at, sku = self.catalog.read(self.s.o365_license_sku, fresh=True)
+        return free_seats(sku) <= 0
+
+    def note(self, seen):
+        """A level seen on the login path: queue the seat check when it differs from the one alerted on."""
+        from service.sync import seats  # the alert and the parked accounts live with the worker
+        seats.level_seen(self.store, self.s.o365_license_sku, seen)
+
+    def _lease(self):
+        owner, deadline = uuid.uuid4().hex, self.clock() + SEAT_LEASE_WAIT_S
+        while not leases.acquire(self.store, SEAT_LEASE, owner, ttl_s=10):
+            if self.clock() > deadline:
+                raise SeatsBusy("other first logins are being given seats; try again in a moment")
+            self.sleep(0.02)
+        return owner
+
+
+def held(store, read_at, but=None, parked=True):
+    """Seats promised but possibly not in a consumedUnits read at read_at (over-counting is the safe side):
+    accounts past the seat check and not licensed yet, parked ones, and licences assigned since the read."""
+    waiting = or_(and_(Link.state == "pending", Link.step.in_(HOLDING_STEPS)),
+                  *([Link.state == "parked"] if parked else []))
+    links = select(func.count()).select_from(Link).where(Link.account_type == "member", waiting)
+    if but is not None:
+        links = links.where(Link.auth0_user_id != but)
+    since = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == LICENSED,
+                                                               AuditEvent.at >= read_at)
+    with store.session() as session:
+        return session.scalar(links) + session.scalar(since)
+
+
+def level(free, low_water):
+    """'out' with no seat left, 'low' at or under the low-water mark, else 'ok'."""
+    return "out" if free <= 0 else "low" if free <= low_water else "ok"
+
+
+def no_seats_message(sku, promised):
+    """What the person and the operator read when no seat is left."""
+    return (f"No {sku.get('skuPartNumber')} licences are left ({sku.get('consumedUnits')} of "
+            f"{sku.get('prepaidUnits', {}).get('enabled')} in use, {promised} more promised to accounts "
+            "being set up); buy more seats or free some, then sign in again.")
 
 
 def _find(skus, part_number):

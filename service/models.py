@@ -1,7 +1,7 @@
 """Tables: the link between an Auth0 user and its Entra object, and the append-only audit log."""
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, event
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 
@@ -49,6 +49,8 @@ class AuditEvent(Base):
     """One thing the companion did or refused to do; rows are only ever added."""
 
     __tablename__ = "audit_log"
+    # A once-only fact (an account created, a licence assigned, a user ready) has a key: one row per fact.
+    __table_args__ = (Index("ux_audit_log_fact", "action", "auth0_user_id", "fact", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -58,6 +60,7 @@ class AuditEvent(Base):
     entra_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     reference: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    fact: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -132,3 +135,18 @@ class Auth0EventReceipt(Base):
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     sync_event_id: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class RiskRecord(Base):
+    """The newest Identity Protection risk acted on per Entra user: one detection, one alert."""
+
+    __tablename__ = "risk_records"
+
+    entra_object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    risk_updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    risk_state: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The Auth0 user the lock-out was applied to; None while no managed Auth0 user existed to block.
+    blocked_user_id: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -161,9 +161,9 @@ class Checks:
         if free <= 0:
             return Line(FAIL, title, f"{part}: no free seats ({sku.get('consumedUnits')} in use)",
                         "buy more seats or remove licences from accounts that no longer need them")
-        if free < self.s.seats_low_water:
+        if free <= self.s.o365_seats_low_water:
             return Line(WARN, title, f"{part}: only {free} free seat(s), under O365_SEATS_LOW_WATER "
-                        f"({self.s.seats_low_water})", "buy more seats before the next wave of sign-ins")
+                        f"({self.s.o365_seats_low_water})", "buy more seats before the next wave of sign-ins")
         return Line(OK, title, f"{part}: {free} free seat(s)")
 
     # -- Auth0 -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import uuid
 
 from service import audit, identity, links, metrics
 from service.errors import BadRequest, Conflict, NotFound, Transient
-from service.licensing import LicenceUnavailable, SkuCatalog, has_sku
+from service.licensing import LicenceUnavailable, SeatLedger, SeatsBusy, SkuCatalog, has_sku
 from service.models import utcnow
 
 log = logging.getLogger("companion.provisioning")
@@ -28,6 +28,9 @@ NOT_FOR_LOGIN = {
              "you were sent instead of signing in here.",
     "inviting": "Your guest invitation to Office 365 is still being prepared; try again in a few minutes.",
 }
+# An account made but not licensed because seats ran out waits in this state; the seat check finishes it.
+PARKED = ("No Office 365 licence is free right now. Your account is kept and will be finished automatically "
+          "as soon as a licence is free; try again later.")
 PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
                 "username", "connection", "usage_location")
 
@@ -46,8 +49,9 @@ class Outcome:
 
     @classmethod
     def of(cls, link):
-        """The outcome a link records."""
-        return cls(link.state, link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
+        """The outcome a link records (a parked account is a failure the person can read)."""
+        state = "failed" if link.state == "parked" else link.state
+        return cls(state, link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
                    link.last_error, link.reference)
 
 
@@ -65,6 +69,7 @@ class Provisioner:
     def __init__(self, settings, store, graph, skus=None, sleep=time.sleep, clock=time.monotonic):
         self.s, self.store, self.graph = settings, store, graph
         self.skus = skus or SkuCatalog(graph)
+        self.seats = SeatLedger(settings, store, self.skus, sleep, clock)
         self.sleep, self.clock = sleep, clock
 
     @metrics.timed_login
@@ -99,7 +104,7 @@ class Provisioner:
 
     def _drive(self, link, profile, wait_s, reference, owner):
         """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes."""
-        if link.state == "failed":
+        if link.state in ("failed", "parked"):
             links.save(self.store, link, state="pending", last_error=None)
         deadline, delay = self.clock() + wait_s, 0.25
         while link.state == "pending" and links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
@@ -110,6 +115,8 @@ class Provisioner:
                 links.save(self.store, link, last_error=str(why), attempts=link.attempts + 1)
             except Transient as why:
                 links.save(self.store, link, last_error=f"Microsoft Graph is busy: {why}")
+            except SeatsBusy as why:
+                links.save(self.store, link, last_error=str(why))
             except (_Failed, LicenceUnavailable, BadRequest, identity.InvalidUser) as why:
                 self._fail(link, why, reference)
                 break
@@ -128,9 +135,8 @@ class Provisioner:
             handler(link, profile, reference)
 
     def _check_licence(self, link, profile, reference):
-        """Refuse before creating anything when the licence cannot be assigned."""
-        self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
-        links.save(self.store, link, step="lookup")
+        """Refuse before creating anything when no seat is left; a seat is promised to this user otherwise."""
+        self.seats.reserve(link, lambda: links.save(self.store, link, step="lookup"))
 
     def _lookup(self, link, profile, reference):
         """Adopt an Entra user that already carries this ImmutableID (e.g. after a crash)."""
@@ -143,7 +149,7 @@ class Provisioner:
     def _adopt(self, link, graph_user, reference):
         links.save(self.store, link, entra_object_id=graph_user["id"], upn=graph_user["userPrincipalName"],
                    step="licence")
-        self._audit("entra.user.adopted", "ok", link, reference,
+        self._audit("entra.user.adopted", "ok", link, reference, fact=graph_user["id"],
                     reason="an Entra user with this ImmutableID already existed")
 
     def _create(self, link, profile, reference):
@@ -162,7 +168,7 @@ class Provisioner:
             return self._create_conflict(link, conflict, upn, reference)
         links.save(self.store, link, entra_object_id=created["id"], upn=created["userPrincipalName"],
                    step="licence")
-        self._audit("entra.user.created", "ok", link, reference, upn=upn)
+        self._audit("entra.user.created", "ok", link, reference, upn=upn, fact=created["id"])
 
     def _upn_owner_seen(self, link, owner, upn, reference):
         """Our own account is adopted; someone else's UPN moves us to the next variant."""
@@ -184,7 +190,7 @@ class Provisioner:
 
     def _license(self, link, profile, reference):
         """Assign the licence (usage location first for adopted accounts); 404 means replication."""
-        entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
+        entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans, seats=False)
         try:
             current = self.graph.get_user(link.entra_object_id, select=SELECT)
             if has_sku(current, entry["skuId"]):
@@ -194,12 +200,25 @@ class Provisioner:
             self.graph.assign_license(link.entra_object_id, add=[entry], remove=[])
         except NotFound:
             raise _Wait("Entra does not show the new account yet (replication)") from None
+        except BadRequest:
+            if not self.seats.exhausted():
+                raise
+            return self._park(link, reference)
         self._licensed(link, entry, reference)
 
+    def _park(self, link, reference):
+        """Seats ran out after the check (e.g. taken outside the companion): park, audit, tell operators."""
+        links.save(self.store, link, state="parked", last_error=PARKED, reference=reference)
+        self._audit("o365.licence.parked", "parked", link, reference, fact=link.entra_object_id,
+                    sku=self.s.o365_license_sku, reason="no free seat when the licence was assigned")
+        self.seats.note("out")
+
     def _licensed(self, link, entry, reference):
-        links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
+        # audited before the step moves on: the seat ledger counts the seat by one or the other (licensing.held)
         self._audit("entra.licence.assigned", "ok", link, reference, sku=self.s.o365_license_sku,
+                    fact=f"{link.entra_object_id}:{self.s.o365_license_sku}",
                     disabled_plans=entry["disabledPlans"])
+        links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
 
     def _verify(self, link, profile, reference):
         """Ready once Entra returns the account with the licence (observed, not assumed)."""
@@ -212,7 +231,7 @@ class Provisioner:
         links.save(self.store, link, state="ready", step="done", last_error=None,
                    ready_at=utcnow())
         metrics.first_login_ready(link.created_at)
-        self._audit("o365.user.ready", "ok", link, reference, upn=link.upn)
+        self._audit("o365.user.ready", "ok", link, reference, upn=link.upn, fact=link.entra_object_id)
 
     def _fail(self, link, why, reference):
         message = getattr(why, "message", None) or str(why)
@@ -221,7 +240,11 @@ class Provisioner:
         log.warning("provisioning failed", extra={"fields": {"auth0_user_id": link.auth0_user_id,
                                                               "step": link.step, "reason": message}})
 
-    def _audit(self, action, outcome, link, reference, **detail):
+    def _audit(self, action, outcome, link, reference, fact=None, **detail):
+        if fact is not None:  # a once-only fact: a repeated step (lease lapsed mid-step) adds no second row
+            audit.record_once(self.store, fact, action, outcome, link.auth0_user_id, link.entra_object_id,
+                              reference=reference, **detail)
+            return
         with self.store.session() as session:
             audit.record(session, action, outcome, link.auth0_user_id, link.entra_object_id,
                          reference=reference, **detail)

@@ -81,7 +81,6 @@ class Settings:
     deprovision_unlicense_after_days: float = 7.0
     deprovision_delete_after_days: float | None = 30.0
     metrics_token: str | None = None
-    seats_low_water: int = 10
     # The operator console at /admin (service/views/console.py): off until CONSOLE_CLIENT_ID is set.
     console_client_id: str | None = None
     console_client_secret: str | None = None
@@ -89,6 +88,8 @@ class Settings:
     console_operator_emails: tuple = ()
     console_roles_claim: str | None = None
     console_session_hours: float = 8.0
+    o365_seats_low_water: int = 10
+    seat_check_interval_s: float = 60.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -262,7 +263,19 @@ def _read_o365(r):
         o365_auth0_client_id=r.get("OFFICE365_CLIENT_ID"),
         o365_deep_link_hosts=tuple(h.lower() for h in r.listing("O365_DEEP_LINK_HOSTS")),
         immutable_id_namespace=namespace,
+        o365_seats_low_water=_count(r, "O365_SEATS_LOW_WATER", 10),
+        seat_check_interval_s=r.number("SEAT_CHECK_INTERVAL_S", 60.0),
     )
+
+
+def _count(r, name, default):
+    """A whole number ≥ 0."""
+    raw = r.get(name)
+    if raw is None:
+        return default
+    whole = raw.isascii() and raw.isdigit()
+    r.check(name, whole, f"expected a whole number ≥ 0, e.g. {default}")
+    return int(raw) if whole else default
 
 
 def _read_sync(r):
@@ -335,9 +348,7 @@ def _read_operations(r):
     token = r.get("METRICS_TOKEN")
     if token:
         r.check("METRICS_TOKEN", len(token) >= 24, "must be at least 24 characters long")
-    low = r.get("O365_SEATS_LOW_WATER", "10")
-    r.check("O365_SEATS_LOW_WATER", low.isdigit(), "expected a whole number of seats ≥ 0, e.g. 10")
-    return dict(metrics_token=token, seats_low_water=int(low) if low.isdigit() else 10)
+    return dict(metrics_token=token)
 
 
 def _read_console(r):

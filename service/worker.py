@@ -36,6 +36,8 @@ class Scheduler(threading.Thread):
         if s.reconcile_interval_s > 0:
             self.plan.append(("reconcile", s.reconcile_interval_s))
         self.plan.append(("deprovision_steps", DEPROVISION_CHECK_S))
+        if s.seat_check_interval_s > 0:
+            self.plan.append(("seat_check", s.seat_check_interval_s))
         # Polls start at once; the heavy daily jobs first run one interval after start.
         start = time.monotonic()
         self.next_due = {kind: (start + every if kind in DELAYED_FIRST else 0.0) for kind, every in self.plan}

@@ -1,7 +1,7 @@
 """What sync handlers need: clients, store, the mapping file, and the dispatch table."""
 from service.cache import cached_value
 from service.clients.notify import Notifier
-from service.sync import auth0_events, delta, deprovision, escalate, handlers, risk, subscriptions
+from service.sync import auth0_events, delta, deprovision, escalate, handlers, risk, seats, subscriptions
 from service.sync.config import ConfigFile
 from service.sync.effects import Effects, ThresholdReached
 
@@ -22,7 +22,7 @@ class SyncContext:
                          "ensure_subscriptions": subscriptions.ensure_handler,
                          "lifecycle": subscriptions.handle_lifecycle, "escalate": escalate.run,
                          "reconcile": _reconcile, "auth0_user": auth0_events.handle,
-                         "deprovision_steps": deprovision.run_due}
+                         "deprovision_steps": deprovision.run_due, "seat_check": seats.check}
 
     def config(self):
         """The current mapping (reloaded when the file changes)."""

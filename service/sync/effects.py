@@ -7,11 +7,29 @@ from sqlalchemy import func, select
 from service import audit
 from service.errors import CompanionError
 from service.models import AuditEvent, utcnow
+from service.sync import risk_records
 
 # One hourly budget for destructive changes in both directions (Auth0 blocks/deletes, Entra disables/deletes).
 TICKET_FIX = ("grant the M2M application create:user_tickets, then send the user a password reset "
               "(Dashboard → User Management → Users → Send reset password email)")
 DESTRUCTIVE = ("auth0.user.blocked", "auth0.user.deleted", "entra.user.disabled", "entra.user.deleted")
+
+
+# Why the companion blocks a user, kept in a top-level app_metadata key the profile sync never writes:
+# "entra" (disabled, deleted or out of scope in Entra) and "risk" (Identity Protection). Each is lifted
+# only by its own clearing event, and the user is unblocked when none is left.
+CAUSES_KEY = "entra_block"
+
+
+def block_causes(user, namespace):
+    """The companion's reasons for a blocked user's block (empty when it is not blocked, or not by us)."""
+    if not user.get("blocked"):
+        return set()  # a stale marker on an unblocked user: someone lifted the block
+    app = user.get("app_metadata") or {}
+    marker = app.get(CAUSES_KEY)
+    if isinstance(marker, dict):
+        return set(marker.get("causes") or ())
+    return {"entra"} if (app.get(namespace) or {}).get("blocked_by_companion") else set()
 
 
 class ThresholdReached(Exception):
@@ -41,30 +59,54 @@ class Effects:
             raise ThresholdReached(f"{done} blocks/disables/deletes in the last hour reached the threshold of "
                                    f"{self.config.threshold}; approve held events to go on")
 
-    def block(self, user, oid, reason):
-        """Block the Auth0 user and revoke its sessions and refresh tokens (the block is marked ours)."""
+    def block(self, user, oid, reason, cause="entra"):
+        """Block the Auth0 user for cause, revoking sessions and refresh tokens; a block we hold gains the cause."""
+        causes = block_causes(user, self.config.namespace)
+        if cause in causes or (user.get("blocked") and not causes):
+            return False  # already blocked for this, or blocked by someone else (not ours to mark)
+        if causes:
+            self._write_block(user, causes | {cause})  # "blocked" is written again: a racing unblock loses
+            self._audit("auth0.block.cause.added", user["user_id"], oid, reason=reason, cause=cause)
+            return True
         self._guard_threshold()
-        meta = dict((user.get("app_metadata") or {}).get(self.config.namespace) or {})
-        meta.update(blocked_by_companion=True, disabled_at=meta.get("disabled_at") or utcnow().isoformat())
+        self._write_block(user, {cause})
         if not self.dry_run:
-            self.auth0.update_user(user["user_id"], {"blocked": True,
-                                                     "app_metadata": {self.config.namespace: meta}})
             self.auth0.revoke_sessions(user["user_id"])
             self.auth0.revoke_refresh_tokens(user["user_id"])
-        self._audit("auth0.user.blocked", user["user_id"], oid, reason=reason,
+        self._audit("auth0.user.blocked", user["user_id"], oid, reason=reason, cause=cause,
                     revoked=["sessions", "refresh_tokens"])
+        return True
 
-    def unblock(self, user, oid):
-        """Lift a block only when the companion set it."""
+    def _write_block(self, user, causes):
         meta = dict((user.get("app_metadata") or {}).get(self.config.namespace) or {})
-        if not (user.get("blocked") and meta.get("blocked_by_companion")):
+        meta.update(blocked_by_companion=True, disabled_at=meta.get("disabled_at") or utcnow().isoformat())
+        user["blocked"] = True
+        user.setdefault("app_metadata", {})[CAUSES_KEY] = {"causes": sorted(causes)}
+        if not self.dry_run:
+            self.auth0.update_user(user["user_id"], {"blocked": True, "app_metadata": {
+                self.config.namespace: meta, CAUSES_KEY: {"causes": sorted(causes)}}})
+
+    def unblock(self, user, oid, cause="entra", reason="re-enabled in Entra ID"):
+        """Lift the block's cause; unblock only when no cause is left and no risk of the user is open."""
+        causes = block_causes(user, self.config.namespace)
+        if cause not in causes:
             return False
+        rest = causes - {cause} | ({"risk"} if risk_records.active(self.store, oid) else set())
+        if rest:
+            self._write_block(user, rest)
+            self._audit("auth0.block.cause.lifted", user["user_id"], oid, reason=reason, cause=cause,
+                        still_blocked_for=sorted(rest))
+            return False
+        meta = dict((user.get("app_metadata") or {}).get(self.config.namespace) or {})
         meta.pop("blocked_by_companion", None)
         meta.pop("disabled_at", None)
         if not self.dry_run:
-            self.auth0.update_user(user["user_id"], {"blocked": False,
-                                                     "app_metadata": {self.config.namespace: meta}})
-        self._audit("auth0.user.unblocked", user["user_id"], oid, reason="re-enabled in Entra ID")
+            self.auth0.update_user(user["user_id"], {"blocked": False, "app_metadata": {
+                self.config.namespace: meta, CAUSES_KEY: None}})
+        user["blocked"] = False
+        self._audit("auth0.user.unblocked", user["user_id"], oid, reason=reason)
+        if risk_records.active(self.store, oid):  # a risk claimed while we unblocked: it wins
+            self.block(user, oid, "Entra ID risk still open", cause="risk")
         return True
 
     def delete(self, user, oid, reason):

@@ -3,7 +3,7 @@ import dataclasses
 import logging
 
 from service.errors import NotFound, Transient
-from service.sync import mapping, who
+from service.sync import mapping, risk, who
 from service.sync.effects import Effects
 
 log = logging.getLogger("companion.sync")
@@ -71,6 +71,7 @@ def sync_user(ctx, oid, detail):
     if user is None:
         return "not-managed"
     fx.unblock(user, oid)
+    risk.hold(fx, user, oid)
     _apply_profile_roles_policy(ctx, fx, user, view, config)
     return "synced"
 
@@ -78,8 +79,7 @@ def sync_user(ctx, oid, detail):
 def _offboard(fx, match, config, oid, reason):
     if match.user is None or not who.is_managed(match.user, config):
         return "not-managed"
-    if not match.user.get("blocked"):
-        fx.block(match.user, oid, reason)
+    fx.block(match.user, oid, reason, cause="entra")
     return "blocked"
 
 

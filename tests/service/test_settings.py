@@ -56,6 +56,9 @@ def test_all_problems_are_reported_at_once():
     ("DATABASE_URL", "mysql://x", "postgresql://"),
     ("DATABASE_URL", "sqlite:var/x.db", "sqlite:///"),
     ("LOG_LEVEL", "verbose", "DEBUG, INFO"),
+    ("O365_SEATS_LOW_WATER", "-1", "whole number"),
+    ("O365_SEATS_LOW_WATER", "2.5", "whole number"),
+    ("SEAT_CHECK_INTERVAL_S", "soon", "number"),
 ])
 def test_malformed_values_are_named_with_the_expected_form(name, value, hint):
     with pytest.raises(ConfigError) as err:
