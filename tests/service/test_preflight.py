@@ -58,7 +58,9 @@ def test_public_url_is_https_or_loopback(url, ok):
 
 
 def test_plain_http_public_url_fails(env):
-    assert "plain http" in only_failure(lines_of(env, COMPANION_PUBLIC_URL="http://companion.example.com"),
+    # Without the console, whose settings already refuse a plain-http public URL at start-up.
+    assert "plain http" in only_failure(lines_of(env, COMPANION_PUBLIC_URL="http://companion.example.com",
+                                                 CONSOLE_CLIENT_ID=""),
                                         "public URL").detail
 
 
