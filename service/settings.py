@@ -74,6 +74,7 @@ class Settings:
     auth0_events_token: str | None = None
     deprovision_unlicense_after_days: float = 7.0
     deprovision_delete_after_days: float | None = 30.0
+    graph_dedup_window_s: float = 60.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -247,6 +248,7 @@ def _read_sync(r):
         smtp_url=smtp,
         alert_email_from=r.get("ALERT_EMAIL_FROM", "entra-companion@localhost"),
         alert_email_to=r.listing("ALERT_EMAIL_TO"),
+        graph_dedup_window_s=r.number("GRAPH_NOTIFICATION_DEDUP_S", 60.0),
     )
 
 

@@ -3,7 +3,7 @@ import logging
 import threading
 import time
 
-from service import jobs
+from service import jobs, logs
 from service.companion import Companion
 from service.db import migrate
 from service.sync import inbox
@@ -60,6 +60,7 @@ class Scheduler(threading.Thread):
 
 def run(settings, threads=4, redrive_after_s=120.0):
     """Start the consumer (blocks; SIGTERM/SIGINT stop it gracefully)."""
+    logs.configure(settings)  # JSON lines with secrets redacted, as in the web process
     companion = Companion.build(settings)
     migrate(companion.store.engine)
     ctx = SyncContext(companion)

@@ -2,6 +2,7 @@
 import datetime as dt
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from service.models import SyncEvent, SyncState, utcnow
 
@@ -16,6 +17,26 @@ def record(store, kind, object_id, source, **detail):
         session.add(event)
         session.flush()
         return event.id
+
+
+def record_once(store, kind, object_id, source, key, window_s, **detail):
+    """Like record(), but None when an event with the same key was recorded less than window_s ago.
+
+    The key is unique in the table, so two workers receiving the same copy at once still make one row.
+    """
+    cutoff = utcnow() - dt.timedelta(seconds=window_s)
+    with store.session() as session:  # an older twin no longer collapses anything: free its key
+        session.execute(update(SyncEvent).where(SyncEvent.dedup_key == key, SyncEvent.created_at < cutoff)
+                        .values(dedup_key=None))
+    try:
+        with store.session() as session:
+            event = SyncEvent(kind=kind, object_id=object_id, source=source, status="queued", attempts=0,
+                              detail=detail, dedup_key=key)
+            session.add(event)
+            session.flush()
+            return event.id
+    except IntegrityError:
+        return None
 
 
 def get(store, event_id):

@@ -70,4 +70,6 @@ def test_lifecycle_event_is_recorded(app):
 
 def test_malformed_bodies_are_named_errors(app):
     resp = app.test_client().post("/v1/events/graph", data="nope", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json["error"]["field"] == "body"
+    resp = app.test_client().post("/v1/events/graph", json={"value": "nope"})
     assert resp.status_code == 400 and resp.json["error"]["field"] == "value"
