@@ -4,7 +4,7 @@ from flask import Flask
 from service import logs
 from service.companion import Companion
 from service.settings import from_env
-from service.views import admin, api, auth0_events, errors, events, health, o365
+from service.views import admin, api, auth0_events, errors, events, health, o365, openapi
 
 
 MAX_BODY_BYTES = 1 << 20  # no caller of ours sends more than a user profile or a notification batch
@@ -20,6 +20,6 @@ def create_app(settings=None):
     app.before_request(logs.begin_request)
     app.after_request(logs.end_request)
     errors.register(app)
-    for blueprint in (health.bp, o365.bp, api.bp, events.bp, auth0_events.bp, admin.bp):
+    for blueprint in (health.bp, o365.bp, api.bp, events.bp, auth0_events.bp, admin.bp, openapi.bp):
         app.register_blueprint(blueprint)
     return app
