@@ -183,3 +183,21 @@ def test_a_bad_notification_item_never_costs_the_good_ones(fuzzed, data, size):
         kept = set(session.scalars(SyncEvent.__table__.select().with_only_columns(SyncEvent.object_id)
                                    .where(SyncEvent.object_id.in_(good))))
     assert kept == set(good)
+
+
+PROFILE = st.fixed_dictionaries({}, optional={k: st.one_of(HOSTILE_TEXT, WRONG_TYPE) for k in (
+    "email", "name", "nickname", "given_name", "family_name", "username", "connection", "usage_location")})
+
+
+@FUZZ
+@given(user=PROFILE, sub=st.one_of(st.just("google-oauth2|browser"), HOSTILE_TEXT), state=HOSTILE_TEXT)
+def test_the_browser_leg_answers_a_page_whatever_the_signed_profile_holds(fuzzed, user, sub, state):
+    now = int(time.time())
+    token = jwt.encode({"iss": sandbox.AUTH0_DOMAIN, "sub": sub, "iat": now, "exp": now + 60, "user": user},
+                       sandbox.COMPANION_SECRET, algorithm="HS256")
+    resp = fuzzed.app.test_client().get("/o365/start", query_string={
+        "state": state.encode("utf-8", "surrogatepass"), "session_token": token})
+    assert resp.status_code in (200, 302, 400, 422), resp.status_code
+    assert resp.status_code == 302 or resp.mimetype == "text/html"  # a person never sees JSON
+    if resp.status_code in (200, 302):
+        assert not any(_unusable(v) for v in (sub, *[v for v in user.values() if isinstance(v, str)]))
