@@ -105,3 +105,23 @@ def test_answers_match_the_description(app, method, path, kwargs, status):
     # the operation is found from method, path and query; the body was read by the app already
     asked = Request(EnvironBuilder(path=path, method=method, query_string=kwargs.get("query_string")).get_environ())
     openapi.validate_response(WerkzeugOpenAPIRequest(asked), WerkzeugOpenAPIResponse(resp))
+
+
+@pytest.mark.parametrize("error", ["transient", "unexpected"])
+def test_an_upstream_failure_on_the_browser_leg_is_a_page_inside_the_description(app, error):
+    from service.errors import Transient
+
+    def fail(*_args, **_kwargs):
+        raise Transient("Graph unavailable") if error == "transient" else RuntimeError("bug")
+    app.extensions["companion"].provisioner.ensure = fail
+    now = int(time.time())
+    token = jwt.encode({"iss": GOOD["AUTH0_DOMAIN"], "sub": "google-oauth2|p", "iat": now, "exp": now + 60},
+                       GOOD["COMPANION_SECRET"], algorithm="HS256")
+    query = {"state": "st", "session_token": token}
+    resp = app.test_client().get("/o365/start", query_string=query)
+    assert resp.status_code == (503 if error == "transient" else 500) and resp.mimetype == "text/html"
+    assert "Graph unavailable" not in resp.get_data(as_text=True)  # operator text stays in the log
+    if error == "transient":
+        openapi = OpenAPI.from_dict(app.test_client().get("/openapi.json").json)
+        asked = Request(EnvironBuilder(path="/o365/start", query_string=query).get_environ())
+        openapi.validate_response(WerkzeugOpenAPIRequest(asked), WerkzeugOpenAPIResponse(resp))

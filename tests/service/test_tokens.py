@@ -127,3 +127,23 @@ def test_unknown_key_ids_read_the_jwks_at_most_once_per_interval():
     with pytest.raises(tokens.TokenRejected):
         jwks.key_for({"not": "a kid"})
     assert len(fetches) == 3
+
+
+def test_a_tenant_that_cannot_be_read_is_asked_again_only_after_the_interval():
+    from service.errors import Transient
+    from service.jwks import Jwks
+    calls, now = [], [0.0]
+
+    def fetch():
+        calls.append(now[0])
+        raise Transient("down")
+
+    jwks = Jwks(fetch, refresh_interval_s=30, clock=lambda: now[0])
+    for _ in range(50):
+        with pytest.raises(Transient):
+            jwks.key_for("any")
+    assert len(calls) == 1
+    now[0] = 31.0
+    with pytest.raises(Transient):
+        jwks.key_for("any")
+    assert len(calls) == 2
