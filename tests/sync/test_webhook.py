@@ -112,3 +112,14 @@ def test_one_bad_item_does_not_sink_the_batch(app):
                       _note(state, "good-1")]}
     assert app.test_client().post("/v1/events/graph", json=body).status_code == 202
     assert [e.object_id for e in _events(app)] == ["good-1"]
+
+
+def test_a_copy_after_a_worker_started_on_the_first_is_queued_again(app):
+    from service.sync import inbox
+    state = client_state(app.extensions["companion"].settings)
+    app.test_client().post("/v1/events/graph", json={"value": [_note(state, "u-10")]})
+    (first,) = _events(app)
+    assert inbox.claim(app.extensions["companion"].store, first.id)  # the handler may already have read the user
+    for _ in range(5):
+        app.test_client().post("/v1/events/graph", json={"value": [_note(state, "u-10")]})
+    assert [(e.object_id, e.status) for e in _events(app)] == [("u-10", "running"), ("u-10", "queued")]
