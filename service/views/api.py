@@ -17,7 +17,8 @@ def _caller():
     """Verify the bearer token; return its claims."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <token>' signed with COMPANION_SECRET.")
+        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <token>': an Action token signed with "
+                                               "COMPANION_SECRET, or an access token for COMPANION_API_AUDIENCE.")
     companion = current_app.extensions["companion"]
     try:
         return tokens.verify_action_token(header[7:].strip(), companion.settings, companion.jwks)

@@ -22,13 +22,23 @@ NOT_API = {
 }
 
 
-@pytest.fixture
-def app(tmp_path):
-    settings = from_env({**GOOD, "DATABASE_URL": f"sqlite:///{tmp_path}/o.db", "QUEUE_URL": f"sqlite:///{tmp_path}/q.db",
+def _app(folder):
+    settings = from_env({**GOOD, "DATABASE_URL": f"sqlite:///{folder}/o.db", "QUEUE_URL": f"sqlite:///{folder}/q.db",
                          "ADMIN_API_KEY": ADMIN_KEY, "AUTH0_EVENTS_TOKEN": EVENTS_TOKEN})
     app = create_app(settings)
     migrate(app.extensions["companion"].store.engine)
     return app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """One app for the read-only samples."""
+    return _app(tmp_path_factory.mktemp("openapi"))
+
+
+@pytest.fixture
+def fresh_app(tmp_path):
+    return _app(tmp_path)
 
 
 def _template(rule):
@@ -108,7 +118,8 @@ def test_answers_match_the_description(app, method, path, kwargs, status):
 
 
 @pytest.mark.parametrize("error", ["transient", "unexpected"])
-def test_an_upstream_failure_on_the_browser_leg_is_a_page_inside_the_description(app, error):
+def test_an_upstream_failure_on_the_browser_leg_is_a_page_inside_the_description(fresh_app, error):
+    app = fresh_app
     from service.errors import Transient
 
     def fail(*_args, **_kwargs):
