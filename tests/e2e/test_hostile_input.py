@@ -4,6 +4,8 @@ import time
 
 import pytest
 from jose import jwt
+from openapi_core import OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from service import sandbox, tokens
 from service.sync.subscriptions import client_state
@@ -17,12 +19,29 @@ EVENTS_TOKEN = "hostile-events-token-0123456789"
 
 @pytest.fixture(scope="module")
 def started(graph_emulator, auth0_emulator, tmp_path_factory):
-    """One companion (two workers) on a fresh PostgreSQL schema for the module."""
+    """One companion (two workers) on a fresh PostgreSQL schema; every answer is checked against /openapi.json."""
     schema, tmp = PgSchema(), tmp_path_factory.mktemp("hostile")
     stack = Stack(graph_emulator, auth0_emulator, schema.url, str(tmp))
-    yield stack.start(ADMIN_API_KEY=ADMIN_KEY, AUTH0_EVENTS_TOKEN=EVENTS_TOKEN)
+    stack.start(ADMIN_API_KEY=ADMIN_KEY, AUTH0_EVENTS_TOKEN=EVENTS_TOKEN)
+    outside = []
+    stack.http.hooks["response"].append(_described(stack, outside))
+    yield stack
     stack.stop()
     schema.drop()
+    assert not outside, f"answers outside the description: {outside[:3]}"
+
+
+def _described(stack, outside):
+    """A requests hook recording every answer of the companion that /openapi.json does not describe."""
+    openapi = OpenAPI.from_dict(stack.http.get(f"{stack.url}/openapi.json", timeout=30).json())
+
+    def check(resp, *_args, **_kwargs):
+        if resp.url.startswith(stack.url):
+            try:
+                openapi.validate_response(RequestsOpenAPIRequest(resp.request), RequestsOpenAPIResponse(resp))
+            except Exception as err:  # noqa: BLE001 - every kind of mismatch is recorded for the assertion
+                outside.append(f"{resp.request.method} {resp.url} {resp.status_code}: {err}")
+    return check
 
 
 @pytest.fixture
