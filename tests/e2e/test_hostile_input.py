@@ -4,14 +4,13 @@ import time
 
 import pytest
 from jose import jwt
-from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from service import sandbox, tokens
 from service.sync.subscriptions import client_state
 from service.settings import from_env
 from tests.e2e.conftest import Stack
 from tests.support.databases import PgSchema
+from tests.support.openapi import described
 
 ADMIN_KEY = "hostile-admin-key-0123456789ab"
 EVENTS_TOKEN = "hostile-events-token-0123456789"
@@ -24,24 +23,11 @@ def started(graph_emulator, auth0_emulator, tmp_path_factory):
     stack = Stack(graph_emulator, auth0_emulator, schema.url, str(tmp))
     stack.start(ADMIN_API_KEY=ADMIN_KEY, AUTH0_EVENTS_TOKEN=EVENTS_TOKEN)
     outside = []
-    stack.http.hooks["response"].append(_described(stack, outside))
+    stack.http.hooks["response"].append(described(stack, outside))
     yield stack
     stack.stop()
     schema.drop()
     assert not outside, f"answers outside the description: {outside[:3]}"
-
-
-def _described(stack, outside):
-    """A requests hook recording every answer of the companion that /openapi.json does not describe."""
-    openapi = OpenAPI.from_dict(stack.http.get(f"{stack.url}/openapi.json", timeout=30).json())
-
-    def check(resp, *_args, **_kwargs):
-        if resp.url.startswith(stack.url):
-            try:
-                openapi.validate_response(RequestsOpenAPIRequest(resp.request), RequestsOpenAPIResponse(resp))
-            except Exception as err:  # noqa: BLE001 - every kind of mismatch is recorded for the assertion
-                outside.append(f"{resp.request.method} {resp.url} {resp.status_code}: {err}")
-    return check
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import Stack
+from tests.support.openapi import described
 
 AUDIENCE = "https://companion.contoso.test/api"
 MACHINE = {"sub": "partner-portal@clients", "gty": "client-credentials", "azp": "partner-portal"}
@@ -17,8 +18,12 @@ def started(graph_emulator, auth0_emulator, tmp_path_factory):
     """One companion for the module (tests use distinct users; the emulators are reset per test)."""
     tmp = tmp_path_factory.mktemp("rs")
     stack = Stack(graph_emulator, auth0_emulator, f"sqlite:///{tmp}/rs.db", str(tmp))
-    yield stack.start(COMPANION_API_AUDIENCE=AUDIENCE)
+    stack.start(COMPANION_API_AUDIENCE=AUDIENCE)
+    outside = []
+    stack.http.hooks["response"].append(described(stack, outside))
+    yield stack
     stack.stop()
+    assert not outside, f"answers outside the description: {outside[:3]}"
 
 
 @pytest.fixture
