@@ -248,8 +248,15 @@ def _read_sync(r):
         smtp_url=smtp,
         alert_email_from=r.get("ALERT_EMAIL_FROM", "entra-companion@localhost"),
         alert_email_to=r.listing("ALERT_EMAIL_TO"),
-        graph_dedup_window_s=r.number("GRAPH_NOTIFICATION_DEDUP_S", 60.0),
+        graph_dedup_window_s=_seconds(r, "GRAPH_NOTIFICATION_DEDUP_S", 60.0),
     )
+
+
+def _seconds(r, name, default):
+    """A number of seconds ≥ 0."""
+    value = r.number(name, default)
+    r.check(name, value >= 0, f"expected a number of seconds ≥ 0, e.g. {default:g}")
+    return max(value, 0.0)
 
 
 def _read_reconcile(r):

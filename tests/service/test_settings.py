@@ -50,6 +50,8 @@ def test_all_problems_are_reported_at_once():
     ("HTTP_TIMEOUT_S", "ten", "number"),
     ("O365_UPN_TEMPLATE", "{local}", "{hash}"),
     ("GRAPH_BASE_URL", "http://graph.microsoft.com", "https"),
+    ("GRAPH_NOTIFICATION_DEDUP_S", "soon", "number"),
+    ("GRAPH_NOTIFICATION_DEDUP_S", "-1", "≥ 0"),
 ])
 def test_malformed_values_are_named_with_the_expected_form(name, value, hint):
     with pytest.raises(ConfigError) as err:
