@@ -4,7 +4,7 @@ from flask import Flask
 from service import logs
 from service.companion import Companion
 from service.settings import from_env
-from service.views import admin, api, auth0_events, console, errors, events, health, o365
+from service.views import admin, api, auth0_events, console, errors, events, health, o365, openapi
 from service.views import metrics as metrics_view
 
 
@@ -21,7 +21,7 @@ def create_app(settings=None):
     app.before_request(logs.begin_request)
     app.after_request(logs.end_request)
     errors.register(app)
-    for blueprint in (health.bp, o365.bp, api.bp, events.bp, auth0_events.bp, admin.bp, console.bp):
+    for blueprint in (health.bp, o365.bp, api.bp, events.bp, auth0_events.bp, admin.bp, console.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(metrics_view.bp)
     return app

@@ -7,6 +7,7 @@ import string
 import unicodedata
 import uuid
 
+from service import text
 from service.settings import is_country
 
 # Characters Entra accepts in a UPN's local part (Learn, user-post-users): A-Z a-z 0-9 ' . - _ ! # ^ ~
@@ -126,19 +127,33 @@ def new_user_body(user, upn_value, iid, location):
     return body
 
 
+def check_user_id(uid):
+    """An Auth0 user id: 1–255 characters of printable text, e.g. google-oauth2|1234."""
+    if not isinstance(uid, str) or not uid.strip() or len(uid) > 255:
+        raise InvalidUser("user_id", "user_id must be the Auth0 user id, e.g. google-oauth2|1234")
+    why = text.problem(uid)
+    if why:
+        raise InvalidUser("user_id", f"user_id {why}; send the Auth0 user id as it is, e.g. google-oauth2|1234")
+    return uid
+
+
 def validate_user(user):
     """Check the Auth0 user fields the companion relies on; raise InvalidUser naming the field."""
     if not isinstance(user, dict):
         raise InvalidUser("user", "the body must be a JSON object with the Auth0 user's fields")
-    uid = user.get("user_id")
-    if not isinstance(uid, str) or not uid.strip() or len(uid) > 255:
-        raise InvalidUser("user_id", "user_id must be the Auth0 user id, e.g. google-oauth2|1234")
-    for key in ("email", "name", "nickname", "given_name", "family_name", "username", "connection"):
+    check_user_id(user.get("user_id"))
+    for key in ("email", "name", "nickname", "given_name", "family_name", "username", "connection",
+                "usage_location"):
         value = user.get(key)
         if value is not None and not isinstance(value, str):
             raise InvalidUser(key, f"{key} must be a string")
         if isinstance(value, str) and len(value) > 1024:
             raise InvalidUser(key, f"{key} is longer than 1024 characters")
+        why = text.problem(value) if isinstance(value, str) else None
+        if why:
+            raise InvalidUser(key, f"{key} {why}; send plain UTF-8 text")
+    if user.get("email_verified") is not None and not isinstance(user["email_verified"], bool):
+        raise InvalidUser("email_verified", "email_verified must be true or false")
     email = user.get("email")
     if email and ("@" not in email or email.startswith("@")):
         raise InvalidUser("email", "email must look like name@example.com")

@@ -2,6 +2,7 @@
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
 
@@ -24,28 +25,35 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: v for k, v in (getattr(record, "fields", {}) or {}).items() if k not in entry})
         if has_request_context():
             entry["request_id"] = getattr(g, "request_id", None)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text  # already redacted by RedactSecrets
         return json.dumps(entry, default=str)
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any configured secret value that reaches a log record (defence in depth)."""
+    """Replace any configured secret value in a record's message, fields, traceback and stack."""
+
+    _plain = logging.Formatter()  # renders tracebacks the standard way, before any handler sees them
 
     def __init__(self, secrets):
         super().__init__()
         self.secrets = tuple(s for s in secrets if s and len(s) >= 6)
 
     def filter(self, record):
-        message = record.getMessage()
+        if not self.secrets:
+            return True
+        record.msg, record.args = _redact(record.getMessage(), self.secrets), None
         fields = getattr(record, "fields", None)
-        text = message + (json.dumps(fields, default=str) if fields else "")
-        if any(secret in text for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg, record.args = message, None
-            if fields:
-                record.fields = json.loads(_redact(json.dumps(fields, default=str), self.secrets))
+        if fields:
+            record.fields = json.loads(_redact(json.dumps(fields, default=str), self.secrets))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._plain.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text, record.exc_info = _redact(record.exc_text, self.secrets), None
+        if record.stack_info:
+            record.stack_info = _redact(record.stack_info, self.secrets)
         return True
 
 
@@ -73,13 +81,18 @@ def configure(settings):
 
 
 def setup(level="INFO", secrets=()):
-    """JSON lines on stderr for any entry point, also before the settings could be read."""
+    """JSON lines on stderr for any entry point, also before the settings could be read; secrets redacted."""
+    redact = RedactSecrets(secrets)
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(redact)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in ("gunicorn.error", "gunicorn.access"):  # gunicorn's own handlers do not pass through root
+        for other in logging.getLogger(name).handlers:
+            other.addFilter(redact)
+    _route_uncaught(logging.getLogger("companion.crash"))
     # urllib3 logs full URLs at DEBUG; keep it quieter than our own lines.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
 
@@ -89,6 +102,13 @@ def config_error(err):
     logger = logging.getLogger("companion.config")
     for problem in err.problems:
         log(logger, logging.ERROR, problem, variable=problem.split(" ", 1)[0])
+
+
+def _route_uncaught(logger):
+    """Uncaught exceptions (main thread and others) are logged, so their tracebacks are redacted too."""
+    sys.excepthook = lambda kind, value, tb: logger.critical("uncaught exception", exc_info=(kind, value, tb))
+    threading.excepthook = lambda args: logger.critical(
+        "uncaught exception in a thread", exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 def log(logger, level, msg, **fields):

@@ -90,6 +90,8 @@ class SyncEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # Graph notifications: subscription, resource and change type, hashed; held for the de-duplication window
+    dedup_key: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
 
 
 class SyncState(Base):

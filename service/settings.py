@@ -90,6 +90,7 @@ class Settings:
     console_session_hours: float = 8.0
     o365_seats_low_water: int = 10
     seat_check_interval_s: float = 60.0
+    graph_dedup_window_s: float = 60.0
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -302,7 +303,15 @@ def _read_sync(r):
         smtp_url=smtp,
         alert_email_from=r.get("ALERT_EMAIL_FROM", "entra-companion@localhost"),
         alert_email_to=r.listing("ALERT_EMAIL_TO"),
+        graph_dedup_window_s=_seconds(r, "GRAPH_NOTIFICATION_DEDUP_S", 60.0),
     )
+
+
+def _seconds(r, name, default):
+    """A number of seconds ≥ 0."""
+    value = r.number(name, default)
+    r.check(name, value >= 0, f"expected a number of seconds ≥ 0, e.g. {default:g}")
+    return max(value, 0.0)
 
 
 def _read_reconcile(r):

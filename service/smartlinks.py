@@ -1,6 +1,8 @@
 """Office 365 smart links and Auth0 IdP-initiated links, with deep links checked against an allow-list."""
 from urllib.parse import quote, urlencode, urlsplit
 
+from service import text
+
 MICROSOFT_LOGIN = "https://login.microsoftonline.com/login.srf"
 
 
@@ -13,8 +15,13 @@ def check_deep_link(target, allowed_hosts):
     if not allowed_hosts:
         raise DeepLinkRefused("No deep-link hosts are allowed; set O365_DEEP_LINK_HOSTS, "
                               "e.g. contoso.sharepoint.com,outlook.office.com.")
-    parts = urlsplit(target or "")
-    if parts.scheme != "https" or not parts.hostname:
+    try:  # urlsplit and .port refuse bad brackets, bad ports and NFKC tricks (／ ＃ ℀) with ValueError
+        parts = urlsplit(target or "")
+        parts.port  # noqa: B018 - parsed for its check only
+    except ValueError:
+        raise DeepLinkRefused("The deep link is not a well-formed URL; give a plain https URL, e.g. "
+                              "https://contoso.sharepoint.com/sites/partners.") from None
+    if parts.scheme != "https" or not parts.hostname or not text.storable(target):
         raise DeepLinkRefused("The deep link must be an absolute https URL, e.g. "
                               "https://contoso.sharepoint.com/sites/partners.")
     if parts.username or parts.password or "\\" in target or any(ord(c) < 33 for c in target):

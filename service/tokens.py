@@ -7,6 +7,8 @@ ACTION_ISSUER = "auth0-action"
 ACTION_AUDIENCE = "entra-companion"
 RESULT_LIFETIME_S = 300
 MAX_ACTION_TOKEN_S = 900
+CLOCK_SKEW_S = 60  # an iat further ahead than this was not issued by a clock we trust
+NUMERIC_CLAIMS = ("exp", "iat", "nbf")
 
 
 class TokenRejected(Exception):
@@ -26,14 +28,14 @@ def verify_action_token(token, settings, jwks=None):
     header = _header(token)
     if header.get("alg") == "HS256":
         claims = _decode(token, settings.companion_secret, "HS256", issuer=ACTION_ISSUER,
-                         audience=ACTION_AUDIENCE)
-        if claims.get("exp", 0) - claims.get("iat", 0) > MAX_ACTION_TOKEN_S:
+                         audience=ACTION_AUDIENCE, require=("aud", "iat", "sub"))
+        if claims["exp"] - claims["iat"] > MAX_ACTION_TOKEN_S:
             raise TokenRejected("The bearer token lives too long; sign tokens for at most 15 minutes.")
         return claims
     if header.get("alg") == "RS256" and settings.companion_api_audience and jwks is not None:
         key = jwks.key_for(header.get("kid"))
         return _decode(token, key, "RS256", issuer=f"https://{settings.auth0_domain}/",
-                       audience=settings.companion_api_audience)
+                       audience=settings.companion_api_audience, require=("aud", "sub"))
     raise TokenRejected("The bearer token uses an algorithm this service does not accept.")
 
 
@@ -48,21 +50,43 @@ def result_token(settings, *, state, sub, status, **claims):
 
 def _header(token):
     try:
-        return jwt.get_unverified_header(token)
-    except JWTError:
+        header = jwt.get_unverified_header(token)
+    except (JWTError, ValueError, TypeError, AttributeError):
         raise TokenRejected("The token is not a JWT.") from None
+    if not isinstance(header, dict):
+        raise TokenRejected("The token is not a JWT.")
+    return header
 
 
-def _decode(token, key, algorithm, issuer, audience=None):
-    """Decode with exactly one algorithm; exp, iss (and aud when given) are required."""
-    options = {"require_exp": True, "require_iat": False, "verify_aud": audience is not None}
+def _decode(token, key, algorithm, issuer, audience=None, require=()):
+    """Decode with exactly one algorithm; exp, iss and the named claims are required and well formed."""
+    options = {"require_exp": True, "verify_aud": audience is not None,
+               **{f"require_{name}": True for name in require}}
     try:
-        return jwt.decode(token, key, algorithms=[algorithm], issuer=issuer, audience=audience,
-                          options=options)
+        claims = jwt.decode(token, key, algorithms=[algorithm], issuer=issuer, audience=audience,
+                            options=options)
     except jwt.ExpiredSignatureError:
         raise TokenRejected("The token has expired; start the sign-in again.") from None
     except JWTError as err:
         raise TokenRejected(f"The token was refused ({_reason(err)}).") from None
+    except (ValueError, TypeError, OverflowError, AttributeError):  # e.g. exp = 1e400 or a list
+        raise TokenRejected("The token was refused (malformed or missing claims).") from None
+    return _well_formed(claims)
+
+
+def _well_formed(claims):
+    """Times are JSON integers, sub is text, and iat is not in the future (beyond a little skew)."""
+    if not isinstance(claims, dict):
+        raise TokenRejected("The token was refused (malformed or missing claims).")
+    for name in NUMERIC_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int)):
+            raise TokenRejected(f"The token was refused ({name} must be a whole number of seconds).")
+    if "sub" in claims and not (isinstance(claims["sub"], str) and claims["sub"]):
+        raise TokenRejected("The token was refused (sub must name a user or client).")
+    if claims.get("iat", 0) > time.time() + CLOCK_SKEW_S:
+        raise TokenRejected("The token was refused (issued in the future; check the signer's clock).")
+    return claims
 
 
 def _reason(err):

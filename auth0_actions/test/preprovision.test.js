@@ -27,6 +27,7 @@ test('registration posts the profile with mode async and a signed bearer', async
   assert.equal(`${request.method} ${request.url}`, 'POST /v1/o365/provision');
   const claims = verifyJwt(request.headers.authorization.replace('Bearer ', ''), SECRET);
   assert.deepEqual([claims.iss, claims.aud, claims.sub], ['auth0-action', 'entra-companion', 'google-oauth2|1001']);
+  assert.ok(Number.isInteger(claims.iat) && claims.exp - claims.iat === 60);  // the companion requires both
   assert.deepEqual(request.body, {
     user_id: 'google-oauth2|1001', email: 'ann.smith@example.org', email_verified: true, name: 'Ann Smith', nickname: 'ann',
     given_name: 'Ann', family_name: 'Smith', connection: 'google-oauth2', usage_location: 'GB', mode: 'async',

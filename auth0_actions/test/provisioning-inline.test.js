@@ -26,6 +26,9 @@ function assertBearer(request) {
   assert.equal(claims.aud, 'entra-companion');
   assert.equal(claims.sub, 'google-oauth2|1001');
   assert.equal(claims.exp - claims.iat, 60);
+  // the companion refuses times that are not whole numbers and an iat more than a minute ahead
+  assert.ok(Number.isInteger(claims.iat) && Number.isInteger(claims.exp));
+  assert.ok(Math.abs(claims.iat - Date.now() / 1000) < 60);
 }
 
 test('200 ready: one signed POST, metadata stored, claims emitted', async () => {

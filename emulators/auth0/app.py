@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.auth0 import api_tenant as T
 from emulators.auth0 import api_users as A
-from emulators.auth0 import actions, api_access, control, jobs, oauth, oidc
+from emulators.auth0 import access_tokens, actions, api_access, control, jobs, oauth, oidc
 from emulators.auth0.config import DEFAULT_SCOPES, TOKEN_LIFETIME_S, Auth0Config
 from emulators.auth0.errors import Auth0Error, insufficient_scope, not_found_route, reason, too_many_requests
 from emulators.auth0.limits import Faults, Stats, TokenBucket
@@ -89,6 +89,7 @@ class Auth0Emulator:
         rules += [Rule(path, methods=[m], endpoint=(h, None, path)) for m, path, h in PUBLIC]
         rules += [Rule(path, methods=[m], endpoint=(h, None, path))
                   for m, path, h in control.ROUTES + api_access.CONTROL_ROUTES + actions.CONTROL_ROUTES]
+        rules += [Rule(path, methods=[m], endpoint=(h, None, path)) for m, path, h in access_tokens.ROUTES]
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
 
     def default_knobs(self):

@@ -4,9 +4,15 @@ from service.sync import mapping
 SAFE = frozenset({"attribute_drift", "role_drift", "dangling_link"})
 
 
-def finding(kind, auth0_user_id=None, entra_object_id=None, auth0=None, entra=None, fix=None):
-    """One finding; safe ones may be fixed automatically, the others are proposed."""
+def finding(kind, auth0_user_id=None, entra_object_id=None, auth0=None, entra=None, fix=None,
+            other_auth0_user_ids=(), other_entra_object_ids=()):
+    """One finding; safe ones may be fixed automatically, the others are proposed.
+
+    Each single-id field holds one id; a duplicate or ambiguous finding lists the other ids involved in
+    other_auth0_user_ids / other_entra_object_ids (Auth0 user ids may contain commas, so never joined).
+    """
     return {"class": kind, "safe": kind in SAFE, "auth0_user_id": auth0_user_id, "entra_object_id": entra_object_id,
+            "other_auth0_user_ids": list(other_auth0_user_ids), "other_entra_object_ids": list(other_entra_object_ids),
             "auth0": auth0 or {}, "entra": entra or {}, "fix": fix or {}, "status": "found"}
 
 
@@ -17,18 +23,20 @@ def _unmatched(eu, by_email, config):
     verified = [u for u in by_email(eu.get("mail") or "") if u["email_verified"] and not u["managed"]]
     if len(verified) < 2:
         return []
-    return [finding("ambiguous", ",".join(u["user_id"] for u in verified), eu["id"],
-                    {"user_ids": [u["user_id"] for u in verified]}, {"mail": eu.get("mail")},
-                    {"action": "choose", "note": "several verified Auth0 users share this email"})]
+    ids = [u["user_id"] for u in verified]
+    return [finding("ambiguous", ids[0], eu["id"], {"user_ids": ids}, {"mail": eu.get("mail")},
+                    {"action": "choose", "note": "several verified Auth0 users share this email"},
+                    other_auth0_user_ids=ids[1:])]
 
 
 def entra_user(eu, candidates, roles_of, groups, config, unclaimed_by_email=None):
     """Findings for one listed Entra user, given the managed Auth0 users that claim it."""
     oid = eu["id"]
     if len(candidates) > 1:
-        return [finding("duplicate", ",".join(c["user_id"] for c in candidates), oid,
-                        {"user_ids": [c["user_id"] for c in candidates]}, {"upn": eu.get("userPrincipalName")},
-                        {"action": "merge", "note": "keep one Auth0 user, delete or unlink the others"})]
+        ids = [c["user_id"] for c in candidates]
+        return [finding("duplicate", ids[0], oid, {"user_ids": ids}, {"upn": eu.get("userPrincipalName")},
+                        {"action": "merge", "note": "keep one Auth0 user, delete or unlink the others"},
+                        other_auth0_user_ids=ids[1:])]
     if not candidates:
         return _unmatched(eu, unclaimed_by_email, config)
     user = candidates[0]
@@ -76,8 +84,9 @@ def link(link_row, auth0_row, entra_enabled):
     if link_row.get("deprovision_step"):
         return None  # graded deprovisioning owns this account (it may sit in deleted items, restorable)
     if auth0_row is not None and auth0_row["oid"] and auth0_row["oid"] != oid:
-        return finding("duplicate", uid, f"{oid},{auth0_row['oid']}", {"object_ids": [oid, auth0_row["oid"]]},
-                       {}, {"action": "merge", "note": "one Auth0 user is tied to two Entra accounts"})
+        return finding("duplicate", uid, oid, {"object_ids": [oid, auth0_row["oid"]]}, {},
+                       {"action": "merge", "note": "one Auth0 user is tied to two Entra accounts"},
+                       other_entra_object_ids=[auth0_row["oid"]])
     if entra_enabled is None:
         return finding("dangling_link", uid, oid, {"exists": auth0_row is not None}, {"exists": False},
                        {"action": "remove_link"})

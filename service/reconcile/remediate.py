@@ -64,8 +64,10 @@ def ticket(run_id, proposals):
     return {"source": "entra-companion", "kind": "reconciliation.proposals", "run_id": run_id,
             "count": len(proposals),
             "proposals": [{"class": f["class"], "auth0_user_id": f["auth0_user_id"],
-                           "entra_object_id": f["entra_object_id"], "auth0": f["auth0"], "entra": f["entra"],
-                           "fix": f["fix"]} for f in proposals]}
+                           "entra_object_id": f["entra_object_id"],
+                           "other_auth0_user_ids": f.get("other_auth0_user_ids", []),
+                           "other_entra_object_ids": f.get("other_entra_object_ids", []),
+                           "auth0": f["auth0"], "entra": f["entra"], "fix": f["fix"]} for f in proposals]}
 
 
 def approve(ctx, run_id, dry_run=False):

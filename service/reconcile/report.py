@@ -7,7 +7,8 @@ from flask import render_template
 
 from service.reconcile.classify import SAFE
 
-CSV_COLUMNS = ("class", "safe", "status", "auth0_user_id", "entra_object_id", "auth0", "entra", "fix")
+CSV_COLUMNS = ("class", "safe", "status", "auth0_user_id", "entra_object_id", "other_auth0_user_ids",
+               "other_entra_object_ids", "auth0", "entra", "fix")
 
 
 def as_dict(run):
@@ -29,6 +30,7 @@ def as_csv(run):
     writer.writerow(CSV_COLUMNS)
     for f in run.findings:
         writer.writerow([f["class"], f["safe"], f["status"], f["auth0_user_id"] or "", f["entra_object_id"] or "",
+                         json.dumps(others(f, "auth0")), json.dumps(others(f, "entra")),
                          json.dumps(f["auth0"], sort_keys=True), json.dumps(f["entra"], sort_keys=True),
                          json.dumps(f["fix"], sort_keys=True)])
     return out.getvalue()
@@ -36,7 +38,13 @@ def as_csv(run):
 
 def context(run):
     """What the report template needs (the file below and the operator console both render it)."""
-    return {"run": run, "counts": sorted((run.summary or {}).get("by_class", {}).items()), "safe": SAFE}
+    return {"run": run, "counts": sorted((run.summary or {}).get("by_class", {}).items()), "safe": SAFE,
+            "others": others}
+
+
+def others(f, side):
+    """The other ids of a duplicate or ambiguous finding (runs stored before these fields: none)."""
+    return list(f.get("other_auth0_user_ids" if side == "auth0" else "other_entra_object_ids") or [])
 
 
 def as_html(run):

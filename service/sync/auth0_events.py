@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlalchemy.exc import IntegrityError
 
-from service import links
+from service import links, text
 from service.models import Auth0EventReceipt, SyncEvent, utcnow
 from service.sync import backprovision, deprovision
 
@@ -36,14 +36,17 @@ def parse(item):
     data = item.get("data") if isinstance(item.get("data"), dict) else {}
     user = data.get("object") if isinstance(data.get("object"), dict) else {}
     event_id, user_id = item.get("id"), user.get("user_id")
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128):
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and text.storable(event_id)):
         return None
-    if not (isinstance(user_id, str) and 0 < len(user_id) <= 255):
+    if not (isinstance(user_id, str) and 0 < len(user_id) <= 255 and text.storable(user_id)):
+        return None
+    connection = backprovision.primary_connection(user)
+    if connection is not None and not (isinstance(connection, str) and text.storable(connection)):
         return None
     when = parse_time(item.get("time"))
     return {"user_id": user_id, "auth0_event_id": event_id, "type": item["type"],
             "time": when.isoformat() if when else None, "blocked": bool(user.get("blocked")),
-            "connection": backprovision.primary_connection(user)}
+            "connection": connection}
 
 
 def record(store, items):

@@ -2,6 +2,7 @@
 import datetime as dt
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from service.models import SyncEvent, SyncState, utcnow
 
@@ -16,6 +17,27 @@ def record(store, kind, object_id, source, **detail):
         session.add(event)
         session.flush()
         return event.id
+
+
+def record_once(store, kind, object_id, source, key, window_s, **detail):
+    """Like record(), but None while an event with the same key, recorded less than window_s ago, still waits.
+
+    The key is unique in the table, so two web workers receiving the same copy at once still make one row;
+    claim() frees it, so at most one event per key waits in the queue however often a copy is replayed.
+    """
+    cutoff = utcnow() - dt.timedelta(seconds=window_s)
+    with store.session() as session:  # an older twin no longer collapses anything: free its key
+        session.execute(update(SyncEvent).where(SyncEvent.dedup_key == key, SyncEvent.created_at < cutoff)
+                        .values(dedup_key=None))
+    try:
+        with store.session() as session:
+            event = SyncEvent(kind=kind, object_id=object_id, source=source, status="queued", attempts=0,
+                              detail=detail, dedup_key=key)
+            session.add(event)
+            session.flush()
+            return event.id
+    except IntegrityError:
+        return None
 
 
 def get(store, event_id):
@@ -36,8 +58,10 @@ def mark(store, event_id, status, error=None, attempt=False):
 def claim(store, event_id):
     """Move a queued event to running; False when another worker has it or it is finished."""
     with store.session() as session:
+        # Running frees the de-duplication key: a copy arriving now may report a change made after the
+        # handler read the user, so it must be queued again.
         result = session.execute(update(SyncEvent).where(SyncEvent.id == event_id, SyncEvent.status == "queued")
-                                 .values(status="running", updated_at=utcnow()))
+                                 .values(status="running", updated_at=utcnow(), dedup_key=None))
         return result.rowcount == 1
 
 

@@ -3,8 +3,9 @@ from urllib.parse import quote
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from service import smartlinks, tokens
+from service import callers, identity, smartlinks, tokens
 from service.provisioning import PROFILE_KEYS
+from service.views.body import json_body
 from service.views.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -16,7 +17,8 @@ def _caller():
     """Verify the bearer token; return its claims."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <token>' signed with COMPANION_SECRET.")
+        raise ApiError(401, "unauthenticated", "Send 'Authorization: Bearer <token>': an Action token signed with "
+                                               "COMPANION_SECRET, or an access token for COMPANION_API_AUDIENCE.")
     companion = current_app.extensions["companion"]
     try:
         return tokens.verify_action_token(header[7:].strip(), companion.settings, companion.jwks)
@@ -24,8 +26,16 @@ def _caller():
         raise ApiError(401, "invalid_token", str(why)) from None
 
 
+def _authorize(claims, permission, user_id):
+    """403 with no side effect unless the caller may apply permission to user_id."""
+    try:
+        callers.authorize(claims, permission, user_id)
+    except callers.Forbidden as why:
+        raise ApiError(403, "forbidden", why.message, field=why.field) from None
+
+
 def _user_from_body(claims):
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object with the Auth0 user's fields.",
                        field="body")
@@ -33,11 +43,12 @@ def _user_from_body(claims):
     if unknown:
         raise ApiError(400, "unknown_field", f"Unknown field {unknown[0]!r}; allowed: user_id, mode, "
                                              f"{', '.join(PROFILE_KEYS)}.", field=unknown[0])
+    body = dict(body)
     mode = body.pop("mode", "inline")
     if mode not in MODES:
         raise ApiError(400, "invalid_field", "mode must be 'inline' or 'async'.", field="mode")
-    if claims.get("iss") == tokens.ACTION_ISSUER and body.get("user_id") != claims.get("sub"):
-        raise ApiError(403, "wrong_user", "The token's sub does not match user_id.", field="user_id")
+    identity.validate_user(body)
+    _authorize(claims, callers.PROVISION, body["user_id"])
     return body, mode
 
 
@@ -54,8 +65,8 @@ def provision():
 def status(user_id):
     """Where a user's provisioning stands; each poll also advances it a little."""
     claims = _caller()
-    if claims.get("iss") == tokens.ACTION_ISSUER and claims.get("sub") != user_id:
-        raise ApiError(403, "wrong_user", "The token's sub does not match the user in the URL.", field="user_id")
+    identity.check_user_id(user_id)
+    _authorize(claims, callers.READ, user_id)
     outcome = current_app.extensions["companion"].provisioner.resume(user_id, 1.0, g.request_id)
     if outcome is None:
         raise ApiError(404, "not_found", "No provisioning is known for this user; POST /v1/o365/provision first.")

@@ -1,7 +1,7 @@
 """One place that turns errors into JSON bodies that name the field and the fix, never a secret."""
 import logging
 
-from flask import g, jsonify
+from flask import g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from service.errors import CompanionError
@@ -9,6 +9,9 @@ from service.identity import InvalidUser
 from service.licensing import LicenceUnavailable
 
 log = logging.getLogger("companion.errors")
+BROWSER_BLUEPRINTS = ("o365",)  # people in a browser get a page, never JSON
+PAGE_RETRY = "Office 365 sign-in could not be completed right now. Please open Office 365 again in a few minutes."
+PAGE_RESTART = "This sign-in link cannot be used. Open Office 365 again to restart."
 
 
 class ApiError(Exception):
@@ -26,31 +29,40 @@ def _body(code, message, field=None, reference=None):
     return {"error": error}
 
 
+def _reply(status, code, message, field=None, reference=None):
+    """JSON for API callers; on the browser leg, the failure page with the reference (operator text stays out)."""
+    if request.blueprint in BROWSER_BLUEPRINTS:
+        page = render_template("failed.html", message=PAGE_RETRY if status >= 500 else PAGE_RESTART,
+                               reference=reference or g.get("request_id"), continue_url=None)
+        return page, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+    return jsonify(_body(code, message, field, reference)), status
+
+
 def register(app):
     """Install the handlers on app."""
 
     @app.errorhandler(ApiError)
     def _api_error(err):
-        return jsonify(_body(err.code, err.message, err.field, err.reference)), err.status
+        return _reply(err.status, err.code, err.message, err.field, err.reference)
 
     @app.errorhandler(InvalidUser)
     def _invalid_user(err):
-        return jsonify(_body("invalid_field", err.message, err.field)), 400
+        return _reply(400, "invalid_field", err.message, err.field)
 
     @app.errorhandler(LicenceUnavailable)
     def _licence(err):
-        return jsonify(_body("licence_unavailable", str(err))), 409
+        return _reply(409, "licence_unavailable", str(err))
 
     @app.errorhandler(CompanionError)
     def _companion(err):
         log.warning("upstream error", extra={"fields": err.log_fields()})
-        return jsonify(_body(err.kind, err.message, err.target)), err.status
+        return _reply(err.status, err.kind, err.message, err.target)
 
     @app.errorhandler(HTTPException)
     def _http(err):
-        return jsonify(_body(err.name.lower().replace(" ", "_"), err.description)), err.code
+        return _reply(err.code, err.name.lower().replace(" ", "_"), err.description)
 
     @app.errorhandler(Exception)
     def _unexpected(err):
         log.exception("unexpected error")
-        return jsonify(_body("internal_error", "Something went wrong; quote the reference to support.")), 500
+        return _reply(500, "internal_error", "Something went wrong; quote the reference to support.")

@@ -1,12 +1,12 @@
 """Microsoft Graph change notifications: verify, record, queue, acknowledge (202 well within 3 s)."""
-import hmac
 import logging
 
 from flask import Blueprint, Response, current_app, request
 
 from service import jobs
-from service.sync import inbox
+from service.sync import inbox, notifications
 from service.sync.subscriptions import client_state
+from service.views.body import json_body
 from service.views.errors import ApiError
 
 bp = Blueprint("events", __name__, url_prefix="/v1/events")
@@ -21,37 +21,36 @@ def graph_notifications():
         # Learn change-notifications-delivery-webhooks: echo the decoded token, 200, text/plain, only.
         return Response(token, 200, {"Content-Type": "text/plain; charset=utf-8",
                                      "X-Content-Type-Options": "nosniff"})
-    body = request.get_json(silent=True)
+    body = json_body(check_text=False)  # items are checked one by one: a bad one must not sink the batch
     items = body.get("value") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise ApiError(400, "invalid_body", "Expected Graph's {\"value\": [...]} notification body.", field="value")
     companion = current_app.extensions["companion"]
-    accepted = [item for item in items if _genuine(item, companion.settings)]
-    ids = [_record(companion.store, item) for item in accepted]
-    for event_id in filter(None, ids):
-        jobs.enqueue(event_id)
-    if len(accepted) < len(items):
-        log.warning("notifications with a wrong clientState were ignored",
-                    extra={"fields": {"ignored": len(items) - len(accepted)}})
+    counts = _record_all(companion, items)
+    if any(counts[k] for k in ("forged", "malformed", "duplicates")):
+        log.warning("some notifications were not queued", extra={"fields": counts})
     return "", 202
 
 
-def _genuine(item, settings):
-    """Compare clientState in constant time; anything else is ignored (and never acted on)."""
-    given = item.get("clientState") if isinstance(item, dict) else None
-    return isinstance(given, str) and hmac.compare_digest(given.encode(), client_state(settings).encode())
-
-
-def _record(store, item):
-    """One inbox row per usable notification; None for shapes we do not act on."""
-    if item.get("lifecycleEvent"):
-        return inbox.record(store, "lifecycle", str(item.get("subscriptionId")), "webhook",
-                            lifecycle_event=str(item["lifecycleEvent"]))
-    resource = str(item.get("resource") or "")
-    data = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
-    oid = data.get("id") or resource.rsplit("/", 1)[-1]
-    if resource.lower().startswith("users/") and oid:
-        return inbox.record(store, "user", oid, "webhook", deleted=item.get("changeType") == "deleted")
-    if resource.lower().startswith("groups"):
-        return inbox.record(store, "groups_delta", oid, "webhook")  # membership: read it from groups delta
-    return None
+def _record_all(companion, items):
+    """Queue every genuine, usable, new item; count the others."""
+    state, window = client_state(companion.settings), companion.settings.graph_dedup_window_s
+    counts = {"queued": 0, "forged": 0, "malformed": 0, "duplicates": 0, "ignored": 0}
+    for item in items:
+        if not notifications.genuine(item, state):
+            counts["forged"] += 1
+            continue
+        try:
+            found = notifications.parse(item)
+        except notifications.Malformed:
+            counts["malformed"] += 1
+            continue
+        if found is None:
+            counts["ignored"] += 1
+            continue
+        event_id = inbox.record_once(companion.store, found.kind, found.object_id, "webhook", found.key, window,
+                                     **found.detail)
+        counts["queued" if event_id else "duplicates"] += 1
+        if event_id:
+            jobs.enqueue(event_id)  # after the row's commit, so a worker always finds it
+    return counts

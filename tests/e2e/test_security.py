@@ -65,19 +65,21 @@ def test_no_secret_in_any_log_line_or_error_body(graph, auth0, tmp_path):
         assert secret not in text
 
 
-def test_rs256_access_tokens_of_the_tenant_are_accepted_when_an_audience_is_configured(graph, auth0, tmp_path):
+def test_an_unrelated_m2m_token_for_the_audience_provisions_nobody(graph, auth0, tmp_path):
+    """A genuine client-credentials token without provision:office365 is 403; a tampered one 401."""
     import requests
     from tests.e2e.conftest import Stack
-    audience = f"https://{sandbox.AUTH0_DOMAIN}/api/v2/"  # the only audience the emulator issues
+    audience = f"https://{sandbox.AUTH0_DOMAIN}/api/v2/"  # the audience the emulator's /oauth/token issues
     stack = Stack(graph, auth0, f"sqlite:///{tmp_path}/rs.db", str(tmp_path)).start(COMPANION_API_AUDIENCE=audience)
     token = requests.post(f"{auth0.url}/oauth/token", timeout=10, json={
         "grant_type": "client_credentials", "client_id": sandbox.AUTH0_CLIENT_ID,
         "client_secret": sandbox.AUTH0_CLIENT_SECRET, "audience": audience}).json()["access_token"]
     body = {"user_id": "google-oauth2|rs256", "email": "rs256@gmail.com", "mode": "async"}
-    good = stack.http.post(f"{stack.url}/v1/o365/provision", json=body, timeout=30,
-                           headers={"Authorization": f"Bearer {token}"})
+    unrelated = stack.http.post(f"{stack.url}/v1/o365/provision", json=body, timeout=30,
+                                headers={"Authorization": f"Bearer {token}"})
     tampered = stack.http.post(f"{stack.url}/v1/o365/provision", json=body, timeout=30,
                                headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
     stack.stop()
-    assert good.status_code in (200, 202), good.text
+    assert unrelated.status_code == 403 and "provision:office365" in unrelated.json()["error"]["message"]
     assert tampered.status_code == 401
+    assert graph.stats()["requests"].get("POST /v1.0/users", 0) == 0

@@ -34,7 +34,8 @@ def planted(world):
     ctx.auth0.remove_roles(uid["bea"], [ctx.role_ids()["Staff"]])           # role drift
     world.entra.update_user(people["cat"]["id"], {"accountEnabled": False})  # orphan in Auth0 (disabled)
     _purge(world, people["dee"]["id"])                                      # orphan in Auth0 (gone)
-    world.seed_auth0(email="twin@example.com", email_verified=True, connection=AUTH0_DB,  # duplicate claim
+    world.seed_auth0(user_id="auth0|twin,with,commas", email="twin@example.com", email_verified=True,  # duplicate
+                     connection=AUTH0_DB,
                      password="Sandbox-pass-123!", app_metadata={"entra": {"object_id": people["eva"]["id"],
                                                                            "managed": True}})
     o365 = world.seed_auth0(user_id="auth0|o365user", email="o365@example.com", email_verified=True,
@@ -64,6 +65,31 @@ def test_a_run_finds_every_planted_drift_and_dry_run_changes_nothing(world, plan
     (ticket,) = hook.messages
     assert ticket["run_id"] == run.id and ticket["count"] == 4
     assert {p["class"] for p in ticket["proposals"]} == {"orphan_auth0", "duplicate", "orphan_entra"}
+
+
+def test_a_duplicate_names_one_id_per_field_and_lists_the_others_in_every_report(world, planted):
+    import csv
+    import io
+    import json
+
+    from service import create_app
+    ctx, people, uid, *_ = planted
+    run = runs.get(ctx.store, reconcile(ctx, "dry-run"))
+    (dup,) = [f for f in run.findings if f["class"] == "duplicate"]
+    both = {uid["eva"], "auth0|twin,with,commas"}
+    assert dup["entra_object_id"] == people["eva"]["id"] and dup["other_entra_object_ids"] == []
+    assert {dup["auth0_user_id"], *dup["other_auth0_user_ids"]} == both and len(dup["other_auth0_user_ids"]) == 1
+    assert json.loads(report.as_json(run))["findings"][run.findings.index(dup)]["other_auth0_user_ids"] == \
+        dup["other_auth0_user_ids"]
+    (row,) = [r for r in csv.DictReader(io.StringIO(report.as_csv(run))) if r["class"] == "duplicate"]
+    assert row["auth0_user_id"] == dup["auth0_user_id"] and json.loads(row["other_auth0_user_ids"]) == \
+        dup["other_auth0_user_ids"]
+    with create_app(ctx.settings).app_context():
+        html = report.as_html(run)
+    assert all(f"<code>{i}</code>" in html for i in both)
+    (proposal,) = [p for p in remediate.ticket(run.id, [dup])["proposals"]]
+    assert proposal["auth0_user_id"] == dup["auth0_user_id"] and \
+        proposal["other_auth0_user_ids"] == dup["other_auth0_user_ids"]
 
 
 def test_fix_safe_then_approval_then_a_second_run_finds_nothing(world, planted):
@@ -134,5 +160,7 @@ def test_one_auth0_user_tied_to_two_entra_accounts_and_ambiguous_emails_are_repo
     run = runs.get(ctx.store, reconcile(ctx, "dry-run"))
     dup = [f for f in run.findings if f["class"] == "duplicate" and f["auth0_user_id"] == "auth0|twice"]
     assert dup and sorted(dup[0]["auth0"]["object_ids"]) == sorted([done.object_id, other["id"]])
+    assert [dup[0]["entra_object_id"], *dup[0]["other_entra_object_ids"]] == dup[0]["auth0"]["object_ids"]
     (amb,) = [f for f in run.findings if f["class"] == "ambiguous"]
     assert amb["entra_object_id"] == shared["id"] and len(amb["auth0"]["user_ids"]) == 2 and not amb["safe"]
+    assert [amb["auth0_user_id"], *amb["other_auth0_user_ids"]] == amb["auth0"]["user_ids"]

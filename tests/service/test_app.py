@@ -61,3 +61,40 @@ def test_oversized_bodies_get_a_named_413(app):
     resp = app.test_client().post("/v1/o365/provision", data=b"x" * (2 << 20),
                                   headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     assert resp.status_code == 413 and resp.json["error"]["code"] == "request_entity_too_large"
+
+
+def test_a_secret_inside_an_exception_and_its_traceback_is_redacted(app, capfd):
+    import logging
+    secret = GOOD["COMPANION_SECRET"]
+    try:
+        raise RuntimeError(f"vendor said: bad credentials {secret}")
+    except RuntimeError:
+        logging.getLogger("companion.test").exception("call failed with %s", secret)
+    err = capfd.readouterr().err
+    (line,) = [json.loads(x) for x in err.splitlines() if '"companion.test"' in x]
+    assert "RuntimeError" in line["exc"] and "[redacted]" in line["exc"]
+    assert secret not in err
+
+
+def test_uncaught_exceptions_in_threads_are_logged_redacted(app, capfd):
+    import threading
+
+    def boom():
+        raise ValueError("leaking " + GOOD["COMPANION_SECRET"])
+
+    worker = threading.Thread(target=boom)
+    worker.start()
+    worker.join()
+    err = capfd.readouterr().err
+    assert "uncaught exception in a thread" in err and "ValueError" in err
+    assert GOOD["COMPANION_SECRET"] not in err
+
+
+def test_an_unexpected_error_in_a_view_is_logged_with_its_traceback_redacted(app, capfd):
+    def explode():
+        raise KeyError("token " + GOOD["COMPANION_SECRET"])
+    app.add_url_rule("/explode", "explode", explode)
+    resp = app.test_client().get("/explode")
+    err = capfd.readouterr().err
+    assert resp.status_code == 500 and GOOD["COMPANION_SECRET"] not in resp.get_data(as_text=True)
+    assert "KeyError" in err and GOOD["COMPANION_SECRET"] not in err

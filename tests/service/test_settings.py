@@ -59,6 +59,8 @@ def test_all_problems_are_reported_at_once():
     ("O365_SEATS_LOW_WATER", "-1", "whole number"),
     ("O365_SEATS_LOW_WATER", "2.5", "whole number"),
     ("SEAT_CHECK_INTERVAL_S", "soon", "number"),
+    ("GRAPH_NOTIFICATION_DEDUP_S", "soon", "number"),
+    ("GRAPH_NOTIFICATION_DEDUP_S", "-1", "≥ 0"),
 ])
 def test_malformed_values_are_named_with_the_expected_form(name, value, hint):
     with pytest.raises(ConfigError) as err:

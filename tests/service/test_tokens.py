@@ -75,3 +75,75 @@ def test_result_token_carries_state_sub_status_and_identity():
     claims = jwt.decode(token, SETTINGS.companion_secret, algorithms=["HS256"])
     assert (claims["state"], claims["sub"], claims["status"], claims["upn"]) == ("st", "u", "ready", "a@b")
     assert 0 < claims["exp"] - time.time() <= tokens.RESULT_LIFETIME_S
+
+
+def _action(**over):
+    now = int(time.time())
+    claims = {"iss": tokens.ACTION_ISSUER, "aud": tokens.ACTION_AUDIENCE, "sub": "u", "iat": now, "exp": now + 60,
+              **over}
+    return jwt.encode({k: v for k, v in claims.items() if v is not None}, SETTINGS.companion_secret, "HS256")
+
+
+@pytest.mark.parametrize("over", [
+    pytest.param({"aud": None}, id="no-aud"),
+    pytest.param({"iat": None}, id="no-iat"),
+    pytest.param({"iat": int(time.time()) + 365 * 86400, "exp": int(time.time()) + 365 * 86400 + 60}, id="iat-ahead"),
+    pytest.param({"iat": str(int(time.time()))}, id="string-iat"),
+    pytest.param({"exp": str(int(time.time()) + 60)}, id="string-exp"),
+    pytest.param({"exp": True}, id="boolean-exp"),
+    pytest.param({"exp": [1]}, id="list-exp"),
+    pytest.param({"exp": 1e400}, id="infinite-exp"),
+    pytest.param({"sub": 5}, id="numeric-sub"),
+    pytest.param({"aud": ["other"]}, id="aud-list-without-ours"),
+])
+def test_malformed_or_unbounded_action_tokens_are_refused(over):
+    with pytest.raises(tokens.TokenRejected):
+        tokens.verify_action_token(_action(**over), SETTINGS)
+
+
+def test_a_little_clock_skew_on_iat_is_tolerated():
+    now = int(time.time())
+    assert tokens.verify_action_token(_action(iat=now + 30, exp=now + 90), SETTINGS)["sub"] == "u"
+
+
+def test_unknown_key_ids_read_the_jwks_at_most_once_per_interval():
+    from service.jwks import Jwks
+    fetches, now = [], [0.0]
+
+    def fetch():
+        fetches.append(now[0])
+        return [{"kty": "RSA", "kid": "known"}]
+
+    jwks = Jwks(fetch, ttl_s=600, refresh_interval_s=30, clock=lambda: now[0])
+    for i in range(50):
+        with pytest.raises(tokens.TokenRejected):
+            jwks.key_for(f"unknown-{i}")
+    assert len(fetches) == 2  # the first read fills the cache, one forced re-read for the first unknown kid
+    assert jwks.key_for("known")["kid"] == "known" and len(fetches) == 2
+    now[0] = 31.0
+    with pytest.raises(tokens.TokenRejected):
+        jwks.key_for("unknown-again")
+    assert len(fetches) == 3
+    with pytest.raises(tokens.TokenRejected):
+        jwks.key_for({"not": "a kid"})
+    assert len(fetches) == 3
+
+
+def test_a_tenant_that_cannot_be_read_is_asked_again_only_after_the_interval():
+    from service.errors import Transient
+    from service.jwks import Jwks
+    calls, now = [], [0.0]
+
+    def fetch():
+        calls.append(now[0])
+        raise Transient("down")
+
+    jwks = Jwks(fetch, refresh_interval_s=30, clock=lambda: now[0])
+    for _ in range(50):
+        with pytest.raises(Transient):
+            jwks.key_for("any")
+    assert len(calls) == 1
+    now[0] = 31.0
+    with pytest.raises(Transient):
+        jwks.key_for("any")
+    assert len(calls) == 2
