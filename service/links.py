@@ -64,3 +64,23 @@ def by_state(store, state, limit=100):
     with store.session() as session:
         return list(session.scalars(select(Link).where(Link.state == state)
                                     .order_by(Link.created_at).limit(limit)))
+
+
+
+def adopt(store, rows, origin="rule"):
+    """Ready links for Entra accounts that already exist; the user ids now linked.
+
+    rows: auth0_user_id, entra_object_id, upn, immutable_id, licence_sku. A row that clashes with an
+    existing link (same user, account, UPN or ImmutableID) is left out, so a second run, or one resumed
+    after a crash, adds only what is missing.
+    """
+    now = utcnow()
+    try:
+        with store.session() as session:
+            session.add_all([Link(**row, state="ready", step="done", ready_at=now, origin=origin, upn_variant=0,
+                                  attempts=0, profile={}) for row in rows])
+        return [row["auth0_user_id"] for row in rows]
+    except IntegrityError:
+        if len(rows) == 1:
+            return []
+    return [uid for row in rows for uid in adopt(store, [row], origin)]

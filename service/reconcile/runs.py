@@ -42,3 +42,11 @@ def prune(store, keep):
         ids = session.scalars(select(ReconcileRun.id).order_by(ReconcileRun.id.desc()).offset(keep)).all()
         if ids:
             session.execute(delete(ReconcileRun).where(ReconcileRun.id.in_(ids)))
+
+
+def interrupt(store, modes, but):
+    """Mark other runs of these modes still `running` as interrupted (call while holding the run's lease)."""
+    with store.session() as session:
+        for run in session.scalars(select(ReconcileRun).where(ReconcileRun.status == "running",
+                                                              ReconcileRun.mode.in_(modes), ReconcileRun.id != but)):
+            run.status, run.finished_at, run.error = "interrupted", utcnow(), "the process stopped before the end"
