@@ -39,11 +39,11 @@ def rule_user(user, account, linked_oid, deleted, sku):
     oid, entra = account["id"], _entra_side(account)
     if linked_oid and linked_oid != oid:
         return []  # linked to another account: reconciliation's business
-    out = [] if linked_oid else [_found("adopt", uid, oid, auth0, entra,
-                                        {"action": "adopt", "adopt": link_row(uid, account, sku)})]
     if user["blocked"] and not linked_oid:
         return [_found("gone_in_auth0", uid, oid, {**auth0, "state": "blocked in Auth0"}, entra,
                        {"action": "disable_entra_user", "adopt": link_row(uid, account, sku)})]
+    out = [] if linked_oid else [_found("adopt", uid, oid, auth0, entra,
+                                        {"action": "adopt", "adopt": link_row(uid, account, sku)})]
     if (user["upn"], user["immutable_id"]) != (account["upn"], account["immutable_id"]):
         out.append(_found("metadata_drift", uid, oid, auth0, entra,
                           {"action": "set_rule_keys", "office365UPN": account["upn"],

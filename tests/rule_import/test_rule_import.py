@@ -138,3 +138,16 @@ def test_a_run_that_dies_half_way_is_finished_by_the_next(world, rule_world, mon
     assert resumed.summary["by_class"]["adopt"] == 2  # the first batch was adopted before the crash
     assert "metadata_drift" not in resumed.summary["by_class"]  # fixed before the crash, not again
     assert all(links.get(ctx.store, p[n]["user"]["user_id"]) for n in ("ann", "bob", "cat", "dan", "eve"))
+
+
+def test_the_command_line_dry_run_writes_a_readable_html_report(world, rule_world, tmp_path, monkeypatch, capsys):
+    from service.__main__ import main
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    main(["rule-import", "--report", str(tmp_path / "rule.html")])
+    said = json.loads(capsys.readouterr().out)
+    assert said["mode"] == "rule-dry-run" and said["summary"]["by_class"]["leftover"] == 2
+    assert said["approve"] == f"python -m service reconcile approve --run {said['run']}"
+    page = (tmp_path / "rule.html").read_text()
+    assert page.startswith("<!doctype html>") and page.count("<tr><td class=") == 12
+    assert rule_world.renamed in page and "gone_in_auth0" in page
