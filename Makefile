@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo sandbox test bench-first-login bench-reconcile
+.PHONY: setup demo sandbox test bench-first-login bench-reconcile bench-rule-import
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ bench-first-login: setup
 
 bench-reconcile: setup
 	$(PY) bench/reconcile.py
+
+bench-rule-import: setup
+	$(PY) bench/rule_import.py

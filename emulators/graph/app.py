@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulators.graph import (auth, batch, control, delta, directory, groups, invitations, licences, risk,
                              subscriptions, users)
+from emulators.graph import bulk_bodies
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.faults import Faults
 from emulators.graph.notify import Delivery
@@ -26,6 +27,7 @@ GRAPH_ROUTES = (users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTE
                 + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES)
 CONTROL_ROUTES = (control.ROUTES + delta.CONTROL_ROUTES + directory.CONTROL_ROUTES + groups.CONTROL_ROUTES
                   + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES)
+CONTROL_ROUTES += bulk_bodies.CONTROL_ROUTES
 
 
 class Router:

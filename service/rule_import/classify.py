@@ -23,12 +23,12 @@ def _entra_side(account):
             "mailNickname": account["mailNickname"]}
 
 
-def rule_user(user, account, linked_oid, deleted, sku):
+def rule_user(user, account, link, deleted, sku):
     """Findings for one Auth0 user the Rule provisioned, given its matched account, link and deleted item."""
     uid = user["user_id"]
     auth0 = {"upn": user["upn"], "immutable_id": user["immutable_id"], "blocked": user["blocked"]}
     if account is None:
-        if linked_oid or user["blocked"]:
+        if link or user["blocked"]:
             return []  # the companion owns it, or there is nothing to take away
         if deleted:
             return [_found("missing_in_entra", uid, deleted["id"], auth0, {"deleted": True, **deleted},
@@ -37,18 +37,18 @@ def rule_user(user, account, linked_oid, deleted, sku):
                        {"action": "clear_rule_keys", "note": "the next sign-in provisions through the companion"},
                        safe=False)]
     oid, entra = account["id"], _entra_side(account)
-    if linked_oid and linked_oid != oid:
-        return []  # linked to another account: reconciliation's business
-    if user["blocked"] and not linked_oid:
+    if link and (link["id"] != oid or link["deprovision_step"]):
+        return []  # another account, or graded deprovisioning owns it: reconciliation's business
+    if user["blocked"] and not link:
         return [_found("gone_in_auth0", uid, oid, {**auth0, "state": "blocked in Auth0"}, entra,
                        {"action": "disable_entra_user", "adopt": link_row(uid, account, sku)})]
-    out = [] if linked_oid else [_found("adopt", uid, oid, auth0, entra,
-                                        {"action": "adopt", "adopt": link_row(uid, account, sku)})]
+    out = [] if link else [_found("adopt", uid, oid, auth0, entra,
+                                  {"action": "adopt", "adopt": link_row(uid, account, sku)})]
     if (user["upn"], user["immutable_id"]) != (account["upn"], account["immutable_id"]):
         out.append(_found("metadata_drift", uid, oid, auth0, entra,
                           {"action": "set_rule_keys", "office365UPN": account["upn"],
                            "office365ImmutableId": account["immutable_id"]}))
-    if not account["licensed"] and not linked_oid:
+    if not account["licensed"] and not user["blocked"]:
         out.append(_found("unlicensed", uid, oid, auth0, entra, {"action": "assign_licence", "sku": sku}))
     return out
 

@@ -64,5 +64,6 @@ def deleted_accounts(ctx, spool):
 
 def links(store, spool):
     """Every identity link with an account (the reconciliation's streamed reader); the count."""
-    return _spool(((r["auth0_user_id"], r["entra_object_id"]) for r in reconcile_read.links(store)),
+    return _spool(((r["auth0_user_id"], r["entra_object_id"], r["deprovision_step"])
+                   for r in reconcile_read.links(store)),
                   spool.add_links)

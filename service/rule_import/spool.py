@@ -13,7 +13,7 @@ CREATE INDEX accounts_person ON accounts (person);
 CREATE TABLE deleted (oid TEXT PRIMARY KEY, upn TEXT, iid TEXT, upn_l TEXT, iid_l TEXT);
 CREATE INDEX deleted_upn ON deleted (upn_l);
 CREATE INDEX deleted_iid ON deleted (iid_l);
-CREATE TABLE linked (user_id TEXT PRIMARY KEY, oid TEXT);
+CREATE TABLE linked (user_id TEXT PRIMARY KEY, oid TEXT, step TEXT);
 CREATE INDEX linked_oid ON linked (oid);
 CREATE TABLE findings (seq INTEGER PRIMARY KEY, class TEXT, data TEXT);
 CREATE INDEX findings_class ON findings (class, seq);
@@ -42,8 +42,8 @@ class RuleSpool(Spool):
                             ((o, u, i, u, i) for o, u, i in rows))
 
     def add_links(self, rows):
-        """rows: (auth0 user id, Entra object id) of the identity links."""
-        self.db.executemany("INSERT OR REPLACE INTO linked VALUES (?, ?)", rows)
+        """rows: (auth0 user id, Entra object id, deprovisioning grade or None) of the identity links."""
+        self.db.executemany("INSERT OR REPLACE INTO linked VALUES (?, ?, ?)", rows)
 
     def rule_users(self, batch=2000):
         """Every Rule user, in user id order, read a batch at a time."""
@@ -77,9 +77,9 @@ class RuleSpool(Spool):
         return None
 
     def link_of(self, user_id):
-        """The Entra object id the user's identity link holds, or None (no link)."""
-        found = self.db.execute("SELECT oid FROM linked WHERE user_id = ?", (user_id,)).fetchone()
-        return found[0] if found else None
+        """{"id", "deprovision_step"} of the user's identity link, or None (no link)."""
+        found = self.db.execute("SELECT oid, step FROM linked WHERE user_id = ?", (user_id,)).fetchone()
+        return {"id": found[0], "deprovision_step": found[1]} if found else None
 
     def claim(self, oid, user_id):
         """Remember that an Auth0 user (or a link) claims this account."""
