@@ -1,7 +1,7 @@
 """Data access for identity links: create once, lease per user, record progress."""
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.models import Link, utcnow
@@ -76,9 +76,10 @@ def adopt(store, rows, origin="rule"):
     """
     now = utcnow()
     try:
-        with store.session() as session:
-            session.add_all([Link(**row, state="ready", step="done", ready_at=now, origin=origin, upn_variant=0,
-                                  attempts=0, profile={}) for row in rows])
+        with store.session() as session:  # one executemany: an import adopts a whole tenant
+            session.execute(insert(Link), [dict(row, state="ready", step="done", ready_at=now, origin=origin,
+                                                upn_variant=0, attempts=0, profile={}, account_type="member",
+                                                created_at=now, updated_at=now) for row in rows])
         return [row["auth0_user_id"] for row in rows]
     except IntegrityError:
         if len(rows) == 1:

@@ -10,6 +10,7 @@ from service.sync.effects import Effects
 log = logging.getLogger("companion.rule_import")
 ORDER = ("missing_in_entra", "metadata_drift", "unlicensed", "adopt")  # restored accounts are adopted too
 BATCH = 500
+CLASH = "another link holds this user, account, UPN or ImmutableID"
 
 
 def apply_safe(ctx, spool, dry_run, renew=lambda: None):
@@ -46,13 +47,14 @@ def _adopt(ctx, fx, found):
             f["status"] = "would-adopt"
         return
     linked = set(links.adopt(ctx.store, [f["fix"]["adopt"] for f in found]))
+    rows = []
+    for f in found:
+        ok = f["auth0_user_id"] in linked
+        f["status"] = "adopted" if ok else "conflict"
+        rows.append(("link.adopted", "ok" if ok else "refused", f["auth0_user_id"], f["entra_object_id"],
+                     {"origin": "rule"} if ok else {"origin": "rule", "reason": CLASH}))
     with ctx.store.session() as session:
-        for f in found:
-            ok = f["auth0_user_id"] in linked
-            f["status"] = "adopted" if ok else "conflict"
-            audit.record(session, "link.adopted", "ok" if ok else "refused", f["auth0_user_id"],
-                         f["entra_object_id"], reference=fx.reference, origin="rule",
-                         **({} if ok else {"reason": "another link holds this user, account, UPN or ImmutableID"}))
+        audit.record_many(session, rows, fx.reference)
 
 
 def _one(ctx, fx, f):

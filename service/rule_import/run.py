@@ -40,25 +40,27 @@ def _read(ctx, spool):
 def _classify(ctx, spool):
     """Rule users first (they claim their accounts), then the accounts nobody claims."""
     s = ctx.settings
-    sku, batch = s.o365_license_sku, []
-    for user in spool.rule_users():
-        account = spool.account_for(user["upn"], user["immutable_id"])
+    sku, batch, claims = s.o365_license_sku, [], []
+    for user, account, link in spool.matched_rule_users():
         if account is not None:
-            spool.claim(account["id"], user["user_id"])
+            claims.append((account["id"], user["user_id"]))
+            claims = _flush(claims, spool.claim, 5000)
         deleted = None if account else spool.deleted_for(user["upn"], user["immutable_id"])
-        batch += classify.rule_user(user, account, spool.link_of(user["user_id"]), deleted, sku)
-        batch = _flush(spool, batch)
+        batch += classify.rule_user(user, account, link, deleted, sku)
+        batch = _flush(batch, spool.add_findings)
+    _flush(claims, spool.claim, 0)
     spool.claim_linked()
     matcher = identity.upn_matcher(s.rule_upn_pattern, read.domains(s))
     for account in spool.unclaimed():
         if identity.looks_like_rule(account["upn"], account["immutable_id"], matcher):
             batch.append(classify.unclaimed(account, spool.same_person(account["person"], account["id"]), sku))
-            batch = _flush(spool, batch)
-    _flush(spool, batch, 0)
+            batch = _flush(batch, spool.add_findings)
+    _flush(batch, spool.add_findings, 0)
 
 
-def _flush(spool, batch, at=1000):
+def _flush(batch, add, at=1000):
+    """Hand batch to add() once it holds `at` items; what is left to fill."""
     if len(batch) >= at:
-        spool.add_findings(batch)
+        add(batch)
         return []
     return batch

@@ -45,45 +45,43 @@ class RuleSpool(Spool):
         """rows: (auth0 user id, Entra object id, deprovisioning grade or None) of the identity links."""
         self.db.executemany("INSERT OR REPLACE INTO linked VALUES (?, ?, ?)", rows)
 
-    def rule_users(self, batch=2000):
-        """Every Rule user, in user id order, read a batch at a time."""
-        last = ""
+    def matched_rule_users(self, batch=2000):
+        """(user, account or None, link or None) for every Rule user in user id order, a batch a query.
+
+        The account is the one with the user's ImmutableID (Entra compares it case-insensitively), else
+        the one with its UPN.
+        """
+        a_cols = ", ".join(f"a.{c}" for c in ACCOUNT.split(", "))
+        b_cols = a_cols.replace("a.", "b.")
+        query = (f"SELECT r.user_id, r.upn, r.iid, r.blocked, r.email, {a_cols}, {b_cols}, l.oid, l.step "
+                 "FROM rule_users r LEFT JOIN accounts a ON a.iid_l = lower(r.iid) "
+                 "LEFT JOIN accounts b ON b.upn_l = lower(r.upn) LEFT JOIN linked l ON l.user_id = r.user_id "
+                 "WHERE r.user_id > ? ORDER BY r.user_id LIMIT ?")
+        width, last = len(ACCOUNT.split(", ")), ""
         while True:
-            rows = self.db.execute("SELECT * FROM rule_users WHERE user_id > ? ORDER BY user_id LIMIT ?",
-                                   (last, batch)).fetchall()
+            rows = self.db.execute(query, (last, batch)).fetchall()
             if not rows:
                 return
-            for uid, upn, iid, blocked, email in rows:
-                yield {"user_id": uid, "upn": upn, "immutable_id": iid, "blocked": bool(blocked), "email": email}
+            for r in rows:
+                by_iid, by_upn = r[5:5 + width], r[5 + width:5 + 2 * width]
+                account = by_iid if by_iid[0] else by_upn if by_upn[0] else None
+                yield ({"user_id": r[0], "upn": r[1], "immutable_id": r[2], "blocked": bool(r[3]), "email": r[4]},
+                       _account(account) if account else None,
+                       {"id": r[-2], "deprovision_step": r[-1]} if r[-2] else None)
             last = rows[-1][0]
 
-    def account_for(self, upn, iid):
-        """The account with this ImmutableID (Entra compares it case-insensitively), else with this UPN."""
-        found = self._first("accounts", ACCOUNT, upn, iid)
-        return _account(found) if found else None
-
     def deleted_for(self, upn, iid):
-        """A soft-deleted user with this ImmutableID or UPN, or None."""
-        found = self._first("deleted", "oid, upn, iid", upn, iid)
-        return {"id": found[0], "upn": found[1], "immutable_id": found[2]} if found else None
-
-    def _first(self, table, columns, upn, iid):
+        """A soft-deleted user with this ImmutableID, else with this UPN, or None."""
         for column, value in (("iid_l", iid), ("upn_l", upn)):
-            if value:
-                found = self.db.execute(f"SELECT {columns} FROM {table} WHERE {column} = lower(?)",
-                                        (value,)).fetchone()
-                if found:
-                    return found
+            found = value and self.db.execute(f"SELECT oid, upn, iid FROM deleted WHERE {column} = lower(?)",
+                                              (value,)).fetchone()
+            if found:
+                return {"id": found[0], "upn": found[1], "immutable_id": found[2]}
         return None
 
-    def link_of(self, user_id):
-        """{"id", "deprovision_step"} of the user's identity link, or None (no link)."""
-        found = self.db.execute("SELECT oid, step FROM linked WHERE user_id = ?", (user_id,)).fetchone()
-        return {"id": found[0], "deprovision_step": found[1]} if found else None
-
-    def claim(self, oid, user_id):
-        """Remember that an Auth0 user (or a link) claims this account."""
-        self.db.execute("UPDATE accounts SET claimed_by = ? WHERE oid = ?", (user_id, oid))
+    def claim(self, pairs):
+        """Remember which Auth0 user claims each account: pairs of (object id, user id)."""
+        self.db.executemany("UPDATE accounts SET claimed_by = ? WHERE oid = ?", ((u, o) for o, u in pairs))
 
     def claim_linked(self):
         """Accounts in the link table are the companion's, whoever made them."""
