@@ -33,13 +33,13 @@ def measure(mode, job, out_path):
     rss_before = _status_kb("VmRSS")
     if mode == "trace":
         tracemalloc.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     run_id = rule_import(ctx, apply=job.get("apply", False), report_path=report)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] if mode == "trace" else None
     tracemalloc.stop()
     run = runs.get(ctx.store, run_id)
-    return {"mode": mode, "wall_s": wall, "tracemalloc_peak_bytes": peak, "rss_before_kb": rss_before,
+    return {"mode": mode, "wall_s": wall, "cpu_s": cpu, "tracemalloc_peak_bytes": peak, "rss_before_kb": rss_before,
             "hwm_kb": _status_kb("VmHWM"), "max_rss_after_kb": _max_rss_kb(),
             "graph": _diff(_requests(job["graph_url"], job["graph_ca"]), graph_before),
             "auth0": _diff(_requests(job["auth0_url"], True), auth0_before),

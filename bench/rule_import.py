@@ -99,13 +99,13 @@ def run_n(graph, auth0, work_dir, n, say):
 
 def table(rows):
     """The Markdown result table, one row per measured run."""
-    lines = ["| N | run | wall s | peak MB (tracemalloc) | max RSS MB | Graph calls (user pages / ⌈N/999⌉) "
-             "| Auth0 calls | findings expected / found | correct |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N | run | wall s | companion CPU s | peak MB (tracemalloc) | max RSS MB | Graph calls (user pages / ⌈N/999⌉) "
+             "| Auth0 calls | findings expected / found | correct |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         res = r["result"]
         peak = f"{res['tracemalloc_peak_bytes'] / MB:.1f}" if res["tracemalloc_peak_bytes"] else "—"
         found = sum(v for v in res["summary"].get("by_class", {}).values())
-        lines.append(f"| {r['n']:,} | {r['label']} | {res['wall_s']:.1f} | {peak} | {res['max_rss_after_kb'] / 1024:.0f} "
+        lines.append(f"| {r['n']:,} | {r['label']} | {res['wall_s']:.1f} | {res['cpu_s']:.1f} | {peak} | {res['max_rss_after_kb'] / 1024:.0f} "
                      f"| {_calls(res['graph'])} ({res['graph'].get(USER_PAGES, 0)} / {math.ceil(r['n'] / PAGE)}) "
                      f"| {_calls(res['auth0'])} | {r['expected']:,} / {found:,} | {'PASS' if r['correct'] else 'FAIL'} |")
     return "\n".join(lines)

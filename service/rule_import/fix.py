@@ -16,7 +16,9 @@ CLASH = "another link holds this user, account, UPN or ImmutableID"
 def apply_safe(ctx, spool, dry_run, renew=lambda: None):
     """Fix every safe finding in the spool (or say what would be fixed), a batch at a time."""
     fx = Effects(ctx.auth0, ctx.graph, ctx.store, ctx.config(), dry_run, reference="rule-import")
-    for cls in ORDER:
+    if dry_run:
+        spool.set_class_status("adopt", "would-adopt")  # nothing to read or write per adoption
+    for cls in ORDER[:-1] if dry_run else ORDER:
         batch = []
         for pair in spool.findings(classes=(cls,)):
             if pair[1]["safe"]:
@@ -34,18 +36,19 @@ def _batch(ctx, fx, cls, batch, spool):
     found = [f for _, f in batch]
     if cls == "adopt":
         _adopt(ctx, fx, found)
-    else:
-        for f in found:
-            f["status"] = _one(ctx, fx, f)
+        spool.set_status([(seq, f["status"]) for seq, f in batch])
+        return
+    if fx.dry_run:  # what would be fixed, in the audit trail as reconciliation writes it; one commit a batch
+        with ctx.store.session() as session:
+            audit.record_many(session, [("reconcile.would_fix", "dry-run", f["auth0_user_id"], f["entra_object_id"],
+                                         {"fix": f["fix"]}) for f in found], fx.reference)
+    for f in found:
+        f["status"] = "would-fix" if fx.dry_run else _one(ctx, fx, f)
     spool.update_findings(batch)
 
 
 def _adopt(ctx, fx, found):
     """Link rows for a batch of accounts, with their audit rows; a clash is reported, not fatal."""
-    if fx.dry_run:
-        for f in found:
-            f["status"] = "would-adopt"
-        return
     linked = set(links.adopt(ctx.store, [f["fix"]["adopt"] for f in found]))
     rows = []
     for f in found:
@@ -59,9 +62,6 @@ def _adopt(ctx, fx, found):
 
 def _one(ctx, fx, f):
     """Fix one drift, licence or deleted account; its new status."""
-    if fx.dry_run:
-        fx._audit("reconcile.would_fix", f["auth0_user_id"], f["entra_object_id"], fix=f["fix"])
-        return "would-fix"
     try:
         return FIXES[f["fix"]["action"]](ctx, fx, f)
     except NotFound:

@@ -15,7 +15,7 @@ CREATE INDEX deleted_upn ON deleted (upn_l);
 CREATE INDEX deleted_iid ON deleted (iid_l);
 CREATE TABLE linked (user_id TEXT PRIMARY KEY, oid TEXT, step TEXT);
 CREATE INDEX linked_oid ON linked (oid);
-CREATE TABLE findings (seq INTEGER PRIMARY KEY, class TEXT, data TEXT);
+CREATE TABLE findings (seq INTEGER PRIMARY KEY, class TEXT, status TEXT, data TEXT);
 CREATE INDEX findings_class ON findings (class, seq);
 """
 ACCOUNT = "oid, upn, iid, enabled, licensed, display, nick, person, claimed_by"
@@ -107,9 +107,9 @@ class RuleSpool(Spool):
                                "ORDER BY oid", (person, oid)).fetchall()
 
     def add_findings(self, findings):
-        """Keep findings on disk until the run writes them out."""
-        self.db.executemany("INSERT INTO findings (class, data) VALUES (?, ?)",
-                            ((f["class"], json.dumps(f)) for f in findings))
+        """Keep findings on disk until the run writes them out (the status in a column of its own)."""
+        self.db.executemany("INSERT INTO findings (class, status, data) VALUES (?, ?, ?)",
+                            ((f["class"], f["status"], json.dumps(f)) for f in findings))
 
     def findings(self, classes=None, exclude=(), batch=1000):
         """(seq, finding) pairs in the order found, optionally of some classes only."""
@@ -117,17 +117,26 @@ class RuleSpool(Spool):
         where = "seq > ?" + (f" AND class IN ({','.join('?' * len(classes))})" if classes else "")
         where += f" AND class NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
         while True:
-            rows = self.db.execute(f"SELECT seq, data FROM findings WHERE {where} ORDER BY seq LIMIT ?",
+            rows = self.db.execute(f"SELECT seq, status, data FROM findings WHERE {where} ORDER BY seq LIMIT ?",
                                    (last, *(classes or ()), *exclude, batch)).fetchall()
             if not rows:
                 return
-            for seq, data in rows:
-                yield seq, json.loads(data)
+            for seq, status, data in rows:
+                yield seq, dict(json.loads(data), status=status)
             last = rows[-1][0]
 
     def update_findings(self, pairs):
-        """Write back (seq, finding) pairs whose status changed."""
-        self.db.executemany("UPDATE findings SET data = ? WHERE seq = ?", ((json.dumps(f), s) for s, f in pairs))
+        """Write back (seq, finding) pairs that changed."""
+        self.db.executemany("UPDATE findings SET status = ?, data = ? WHERE seq = ?",
+                            ((f["status"], json.dumps(f), s) for s, f in pairs))
+
+    def set_status(self, pairs):
+        """Only the status of findings: pairs of (seq, status)."""
+        self.db.executemany("UPDATE findings SET status = ? WHERE seq = ?", ((st, s) for s, st in pairs))
+
+    def set_class_status(self, cls, status):
+        """One status for every finding of a class."""
+        self.db.execute("UPDATE findings SET status = ? WHERE class = ?", (status, cls))
 
     def counts(self):
         """Findings per class."""

@@ -73,6 +73,9 @@ def test_apply_then_approve_then_a_second_run_finds_nothing(world, rule_world, t
     for name in ("ann", "bob", "cat", "dan", "eve"):
         link = links.get(ctx.store, uid[name])
         assert (link.state, link.origin, link.entra_object_id) == ("ready", "rule", p[name]["account"]["id"])
+    adopted = world.audit(ctx, "link.adopted")
+    assert sorted(r.auth0_user_id for r in adopted) == sorted(uid[n] for n in ("ann", "bob", "cat", "dan", "eve"))
+    assert {(r.outcome, r.detail["origin"]) for r in adopted} == {("ok", "rule")}
     users, deleted, auth0 = _sides(world)
     assert auth0[uid["cat"]]["app_metadata"]["office365UPN"] == rule_world.renamed
     assert users[p["dan"]["account"]["id"]]["assignedLicenses"]
