@@ -20,7 +20,7 @@ def link_row(uid, account, sku):
 def _entra_side(account):
     return {"upn": account["upn"], "immutable_id": account["immutable_id"], "accountEnabled": account["enabled"],
             "licensed": account["licensed"], "displayName": account["displayName"],
-            "mailNickname": account["mailNickname"]}
+            "mailNickname": account["mailNickname"], "usageLocation": account["usageLocation"]}
 
 
 def rule_user(user, account, link, deleted, sku):

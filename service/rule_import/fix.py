@@ -1,5 +1,6 @@
 """--apply: adopt the Rule's accounts, set its metadata to Entra's values, licence, restore; approved clearing."""
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from service import audit, links
 from service.errors import CompanionError, NotFound
@@ -10,6 +11,7 @@ from service.sync.effects import Effects
 log = logging.getLogger("companion.rule_import")
 ORDER = ("missing_in_entra", "metadata_drift", "unlicensed", "adopt")  # restored accounts are adopted too
 BATCH = 500
+WORKERS = 8  # concurrent fixes; the clients' sessions serve gunicorn's 16 threads the same way
 CLASH = "another link holds this user, account, UPN or ImmutableID"
 
 
@@ -42,8 +44,10 @@ def _batch(ctx, fx, cls, batch, spool):
         with ctx.store.session() as session:
             audit.record_many(session, [("reconcile.would_fix", "dry-run", f["auth0_user_id"], f["entra_object_id"],
                                          {"fix": f["fix"]}) for f in found], fx.reference)
-    for f in found:
-        f["status"] = "would-fix" if fx.dry_run else _one(ctx, fx, f)
+    with ThreadPoolExecutor(WORKERS) as pool:  # each fix is one or two calls: keep a few in flight
+        statuses = ["would-fix"] * len(found) if fx.dry_run else list(pool.map(lambda f: _one(ctx, fx, f), found))
+    for f, status in zip(found, statuses):
+        f["status"] = status
     spool.update_findings(batch)
 
 
@@ -87,8 +91,8 @@ def _assign_licence(ctx, fx, f):
     s = ctx.settings
     entry = ctx.provisioner.skus.resolve(s.o365_license_sku, s.o365_disabled_plans)
     oid = f["entra_object_id"]
-    if not ctx.graph.get_user(oid, select=("id", "usageLocation")).get("usageLocation"):
-        ctx.graph.update_user(oid, {"usageLocation": s.o365_usage_location})  # assignLicense needs one
+    if not f["entra"].get("usageLocation"):  # read with the listing; assignLicense needs one
+        ctx.graph.update_user(oid, {"usageLocation": s.o365_usage_location})
     ctx.graph.assign_license(oid, add=[entry], remove=[])
     fx._audit("entra.licence.assigned", f["auth0_user_id"], oid, sku=s.o365_license_sku, reason="rule import")
     return "fixed"

@@ -7,7 +7,7 @@ from service.rule_import import identity
 
 EXPORT_FIELDS = ("user_id", "email", "blocked", "app_metadata", "identities")
 ENTRA_SELECT = ("id", "userPrincipalName", "onPremisesImmutableId", "accountEnabled", "displayName",
-                "mailNickname", "assignedLicenses")
+                "mailNickname", "assignedLicenses", "usageLocation")
 DELETED_SELECT = ("id", "userPrincipalName", "onPremisesImmutableId")
 BATCH = 5000
 
@@ -26,9 +26,13 @@ def _spool(rows, add):
     return count
 
 
-def auth0_rule_users(ctx, spool):
-    """Every Auth0 user through one users export job; those the Rule provisioned are kept. (read, kept)."""
-    job = ctx.auth0.start_users_export(fields=list(EXPORT_FIELDS))
+def start_export(ctx):
+    """Start the users export job first: Auth0 builds the file while Entra is being listed."""
+    return ctx.auth0.start_users_export(fields=list(EXPORT_FIELDS))
+
+
+def auth0_rule_users(ctx, spool, job):
+    """Every Auth0 user of the export job; those the Rule provisioned are kept. (read, kept)."""
     seen = [0]
 
     def rows():
@@ -49,7 +53,7 @@ def entra_accounts(ctx, spool, names):
             yield (u["id"], u.get("userPrincipalName"), u.get("onPremisesImmutableId"),
                    int(u.get("accountEnabled", True) is not False), int(bool(u.get("assignedLicenses"))),
                    u.get("displayName"), u.get("mailNickname"),
-                   identity.person(u.get("displayName"), u.get("mailNickname")))
+                   identity.person(u.get("displayName"), u.get("mailNickname")), u.get("usageLocation"))
     return sum(_spool(rows(d), spool.add_accounts) for d in names)
 
 

@@ -31,8 +31,9 @@ def rule_import(ctx, apply=False, report_path=None):
 
 
 def _read(ctx, spool):
-    auth0_users, rule_users = read.auth0_rule_users(ctx, spool)
+    job = read.start_export(ctx)
     accounts = read.entra_accounts(ctx, spool, read.domains(ctx.settings))
+    auth0_users, rule_users = read.auth0_rule_users(ctx, spool, job)
     return {"auth0_users": auth0_users, "rule_users": rule_users, "entra_users": accounts,
             "deleted_users": read.deleted_accounts(ctx, spool), "links": read.links(ctx.store, spool)}
 

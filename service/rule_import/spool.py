@@ -6,7 +6,7 @@ from service.reconcile.spool import Spool
 RULE_SCHEMA = """
 CREATE TABLE rule_users (user_id TEXT PRIMARY KEY, upn TEXT, iid TEXT, blocked INTEGER, email TEXT);
 CREATE TABLE accounts (oid TEXT PRIMARY KEY, upn TEXT, iid TEXT, upn_l TEXT, iid_l TEXT, enabled INTEGER,
-                       licensed INTEGER, display TEXT, nick TEXT, person TEXT, claimed_by TEXT);
+                       licensed INTEGER, display TEXT, nick TEXT, person TEXT, usage TEXT, claimed_by TEXT);
 CREATE INDEX accounts_upn ON accounts (upn_l);
 CREATE INDEX accounts_iid ON accounts (iid_l);
 CREATE INDEX accounts_person ON accounts (person);
@@ -18,7 +18,7 @@ CREATE INDEX linked_oid ON linked (oid);
 CREATE TABLE findings (seq INTEGER PRIMARY KEY, class TEXT, status TEXT, data TEXT);
 CREATE INDEX findings_class ON findings (class, seq);
 """
-ACCOUNT = "oid, upn, iid, enabled, licensed, display, nick, person, claimed_by"
+ACCOUNT = "oid, upn, iid, enabled, licensed, display, nick, person, usage, claimed_by"
 
 
 class RuleSpool(Spool):
@@ -31,9 +31,9 @@ class RuleSpool(Spool):
         self.db.executemany("INSERT OR REPLACE INTO rule_users VALUES (?, ?, ?, ?, ?)", rows)
 
     def add_accounts(self, rows):
-        """rows: (oid, upn, iid, enabled, licensed, display, nick, person)."""
+        """rows: (oid, upn, iid, enabled, licensed, display, nick, person, usageLocation)."""
         self.db.executemany(f"INSERT OR REPLACE INTO accounts ({ACCOUNT}, upn_l, iid_l) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, lower(?), lower(?))",
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, lower(?), lower(?))",
                             ((*r, r[1], r[2]) for r in rows))
 
     def add_deleted(self, rows):
@@ -145,4 +145,4 @@ class RuleSpool(Spool):
 
 def _account(r):
     return {"id": r[0], "upn": r[1], "immutable_id": r[2], "enabled": bool(r[3]), "licensed": bool(r[4]),
-            "displayName": r[5], "mailNickname": r[6], "person": r[7], "claimed_by": r[8]}
+            "displayName": r[5], "mailNickname": r[6], "person": r[7], "usageLocation": r[8], "claimed_by": r[9]}
