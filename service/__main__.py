@@ -109,11 +109,14 @@ def _rule_import(args):
     from service.rule_import.run import rule_import
     from service.settings import from_env
     from service.sync.context import SyncContext
+    from service import logs
+    from service.settings import ConfigError
     try:
         kind = output.format_of(args.report) if args.report else None
-    except ValueError as why:
-        sys.exit(str(why))
-    settings = from_env()
+        settings = from_env()
+    except (ValueError, ConfigError) as why:
+        sys.exit(str(why))  # one line per problem, no traceback
+    logs.configure(settings)  # JSON log lines on stderr, secrets redacted
     ctx = SyncContext(Companion.build(settings))
     if kind == "html":
         from service import create_app

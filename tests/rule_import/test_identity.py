@@ -47,3 +47,11 @@ def test_rule_settings_name_the_variable_and_the_fix():
     with pytest.raises(ConfigError) as err:
         from_env({**GOOD, "RULE_UPN_PATTERN": "auth0-{id}@{domain}", "RULE_DOMAINS": "not a domain"})
     assert [p.split(" ")[0] for p in err.value.problems] == ["RULE_UPN_PATTERN", "RULE_DOMAINS"]
+
+
+def test_a_configuration_error_is_one_line_per_problem_without_a_traceback(monkeypatch):
+    for name in ("AUTH0_DOMAIN", "O365_DOMAIN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["rule-import"])
+    assert "AUTH0_DOMAIN is not set" in str(stop.value) and "Traceback" not in str(stop.value)
