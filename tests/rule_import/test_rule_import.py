@@ -3,6 +3,7 @@ import datetime as dt
 import json
 
 from service import links, sandbox
+from service.models import SyncEvent
 from service.reconcile import remediate, runs
 from service.rule_import.run import rule_import
 from service.sync import auth0_events
@@ -107,8 +108,12 @@ def test_adopted_users_sign_in_with_entras_values_and_leave_by_the_graded_path(w
 
     ann = p["ann"]["user"]["user_id"]
     ctx.auth0.delete_user(ann)
-    now = dt.datetime.now(dt.timezone.utc)
-    assert auth0_events.handle(ctx, ann, {"type": "user.deleted", "time": now.isoformat()}) == "blocked"
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    (event_id,), _ = auth0_events.record(ctx.store, [{"id": "evt-ann-deleted", "type": "user.deleted", "time": now,
+                                                      "data": {"object": {"user_id": ann}}}])
+    with ctx.store.session() as session:
+        event = session.get(SyncEvent, event_id)
+    assert ctx.dispatch(event) == "blocked"  # the Auth0 event stream's handler: graded deprovisioning
     users, _, _ = _sides(world)
     assert users[p["ann"]["account"]["id"]]["accountEnabled"] is False
     assert links.get(ctx.store, ann).deprovision_step == "blocked"
@@ -154,3 +159,17 @@ def test_the_command_line_dry_run_writes_a_readable_html_report(world, rule_worl
     page = (tmp_path / "rule.html").read_text()
     assert page.startswith("<!doctype html>") and page.count("<tr><td class=") == 12
     assert rule_world.renamed in page and "gone_in_auth0" in page
+
+
+def test_no_seats_left_fails_the_licence_and_the_next_run_tries_again(world, rule_world):
+    ctx, dan = rule_world.ctx, rule_world.people["dan"]
+    used = next(s["consumedUnits"] for s in ctx.graph.subscribed_skus() if s["skuPartNumber"] == sandbox.SKU_PART_NUMBER)
+    world.graph_emu.configure(seats={sandbox.SKU_PART_NUMBER: used})  # a bad day: every seat taken
+    run = runs.get(ctx.store, rule_import(ctx, apply=True))
+    (unlicensed,) = [f for f in run.findings if f["class"] == "unlicensed"]
+    assert unlicensed["status"] == "failed" and "licences are left" in unlicensed["fix"]["error"]
+    users, _, _ = _sides(world)
+    assert users[dan["account"]["id"]]["assignedLicenses"] == []
+    assert links.get(ctx.store, dan["user"]["user_id"]).origin == "rule"  # adopted all the same
+    again = runs.get(ctx.store, rule_import(ctx, apply=False))
+    assert [f["auth0_user_id"] for f in again.findings if f["class"] == "unlicensed"] == [dan["user"]["user_id"]]
