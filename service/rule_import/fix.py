@@ -11,6 +11,7 @@ from service.sync.effects import Effects
 log = logging.getLogger("companion.rule_import")
 ORDER = ("missing_in_entra", "metadata_drift", "unlicensed", "adopt")  # restored accounts are adopted too
 BATCH = 500
+ADOPT_BATCH = 5000  # adoptions are two inserts a batch, no call out
 WORKERS = 8  # concurrent fixes; the clients' sessions serve gunicorn's 16 threads the same way
 CLASH = "another link holds this user, account, UPN or ImmutableID"
 
@@ -25,7 +26,7 @@ def apply_safe(ctx, spool, dry_run, renew=lambda: None):
         for pair in spool.findings(classes=(cls,)):
             if pair[1]["safe"]:
                 batch.append(pair)
-            if len(batch) >= BATCH:
+            if len(batch) >= (ADOPT_BATCH if cls == "adopt" else BATCH):
                 _batch(ctx, fx, cls, batch, spool)
                 batch = []
                 renew()

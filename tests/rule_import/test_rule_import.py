@@ -130,7 +130,7 @@ def test_a_run_that_dies_half_way_is_finished_by_the_next(world, rule_world, mon
             raise RuntimeError("worker killed")
         return real(store, rows, origin)
     monkeypatch.setattr(fix.links, "adopt", dying)
-    monkeypatch.setattr(fix, "BATCH", 2)
+    monkeypatch.setattr(fix, "ADOPT_BATCH", 2)
     try:
         rule_import(ctx, apply=True)
     except RuntimeError:
