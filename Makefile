@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo sandbox test bench-first-login bench-reconcile bench-faults
+.PHONY: setup demo sandbox test bench-first-login bench-reconcile bench-faults bench-rule-import
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench-reconcile: setup
 
 bench-faults: setup
 	$(PY) bench/faults.py
+
+bench-rule-import: setup
+	$(PY) bench/rule_import.py

@@ -109,6 +109,33 @@ def _reconcile(args):
             print(report.RENDERERS[args.format][0](run))
 
 
+def _rule_import(args):
+    from service.companion import Companion
+    from service.reconcile import runs
+    from service.rule_import import output
+    from service.rule_import.run import rule_import
+    from service.settings import from_env
+    from service.sync.context import SyncContext
+    from service import logs
+    from service.settings import ConfigError
+    try:
+        kind = output.format_of(args.report) if args.report else None
+        settings = from_env()
+    except (ValueError, ConfigError) as why:
+        sys.exit(str(why))  # one line per problem, no traceback
+    logs.configure(settings)  # JSON log lines on stderr, secrets redacted
+    ctx = SyncContext(Companion.build(settings))
+    if kind == "html":
+        from service import create_app
+        with create_app(settings).app_context():
+            run_id = rule_import(ctx, args.apply, args.report)
+    else:
+        run_id = rule_import(ctx, args.apply, args.report)
+    run = runs.get(ctx.store, run_id)
+    print(json.dumps({"run": run_id, "mode": run.mode, "summary": run.summary, "report": args.report,
+                      "approve": f"python -m service reconcile approve --run {run_id}"}))
+
+
 def _run_id(ctx, args):
     from service.reconcile import runs
     if args.run_id:
@@ -162,6 +189,11 @@ def main(argv=None):
     rec.add_argument("--mode", choices=["dry-run", "fix-safe"], help="default: RECONCILE_MODE")
     rec.add_argument("--format", choices=["json", "csv", "html"], default="json")
     rec.set_defaults(run=_reconcile)
+    rule = sub.add_parser("rule-import", help="adopt the Office 365 Rule's users, fix its metadata, propose its "
+                                               "leftovers (dry run unless --apply)")
+    rule.add_argument("--apply", action="store_true", help="adopt, set metadata, licence and restore (safe classes)")
+    rule.add_argument("--report", metavar="FILE", help="write the report to FILE (.json, .csv or .html)")
+    rule.set_defaults(run=_rule_import)
     args = parser.parse_args(argv)
     args.run(args)
 

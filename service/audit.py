@@ -1,9 +1,9 @@
 """Append to the audit log (the only way the service writes audit rows) and read one person's trail."""
 from flask import g, has_request_context
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from service.models import AuditEvent
+from service.models import AuditEvent, utcnow
 
 
 def record(session, action, outcome, auth0_user_id=None, entra_object_id=None, reference=None, **detail):
@@ -32,6 +32,15 @@ def _row(action, outcome, auth0_user_id, entra_object_id, reference, detail):
         reference = g.get("request_id")
     return AuditEvent(action=action, outcome=outcome, auth0_user_id=auth0_user_id,
                       entra_object_id=entra_object_id, reference=reference, detail=detail)
+
+
+def record_many(session, rows, reference=None):
+    """Add many audit rows in one statement: rows of (action, outcome, auth0_user_id, entra_object_id, detail)."""
+    now = utcnow()
+    values = [{"at": now, "action": a, "outcome": o, "auth0_user_id": u, "entra_object_id": e,
+               "reference": reference, "detail": d} for a, o, u, e, d in rows]
+    if values:
+        session.execute(insert(AuditEvent), values)
 
 
 def trail(store, *ids, limit=500):

@@ -1,7 +1,7 @@
 """Data access for identity links: create once, lease per user, record progress."""
 import datetime as dt
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from service.models import Link, utcnow
@@ -64,3 +64,24 @@ def by_state(store, state, limit=100):
     with store.session() as session:
         return list(session.scalars(select(Link).where(Link.state == state)
                                     .order_by(Link.created_at).limit(limit)))
+
+
+
+def adopt(store, rows, origin="rule"):
+    """Ready links for Entra accounts that already exist; the user ids now linked.
+
+    rows: auth0_user_id, entra_object_id, upn, immutable_id, licence_sku. A row that clashes with an
+    existing link (same user, account, UPN or ImmutableID) is left out, so a second run, or one resumed
+    after a crash, adds only what is missing.
+    """
+    now = utcnow()
+    try:
+        with store.session() as session:  # one executemany: an import adopts a whole tenant
+            session.execute(insert(Link), [dict(row, state="ready", step="done", ready_at=now, origin=origin,
+                                                upn_variant=0, attempts=0, profile={}, account_type="member",
+                                                created_at=now, updated_at=now) for row in rows])
+        return [row["auth0_user_id"] for row in rows]
+    except IntegrityError:
+        if len(rows) == 1:
+            return []
+    return [uid for row in rows for uid in adopt(store, [row], origin)]

@@ -43,6 +43,8 @@ class Link(Base):
     deprovision_reason: Mapped[str | None] = mapped_column(String(16))
     deprovisioned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     auth0_event_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who made the account (migration 0007): `companion` (provisioned here) or `rule` (adopted from Auth0's Rule).
+    origin: Mapped[str] = mapped_column(String(16), default="companion", server_default="companion")
 
 
 class AuditEvent(Base):

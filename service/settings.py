@@ -91,6 +91,8 @@ class Settings:
     o365_seats_low_water: int = 10
     seat_check_interval_s: float = 60.0
     graph_dedup_window_s: float = 60.0
+    rule_upn_pattern: str = "auth0-{uuid}@{domain}"
+    rule_domains: tuple = ()
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -377,6 +379,18 @@ def _read_console(r):
                 console_roles_claim=r.get("CONSOLE_ROLES_CLAIM"), console_session_hours=hours)
 
 
+def _read_rule(r):
+    """Migration from Auth0's Office 365 Rule: the UPN pattern it used and the federated domain(s) it wrote to."""
+    pattern = r.get("RULE_UPN_PATTERN", "auth0-{uuid}@{domain}")
+    r.check("RULE_UPN_PATTERN", pattern.count("{uuid}") == 1 and "@" in pattern
+            and not re.search(r"\{(?!uuid\}|domain\})", pattern),
+            "expected one {uuid} and an @, e.g. auth0-{uuid}@{domain} ({domain} is optional)")
+    domains = tuple(d.lower() for d in r.listing("RULE_DOMAINS"))
+    for domain in domains:
+        r.check("RULE_DOMAINS", _domain_ok(domain), "expected comma-separated domain names, e.g. partners.contoso.com")
+    return dict(rule_upn_pattern=pattern, rule_domains=domains)
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -386,7 +400,8 @@ def from_env(environ=None):
     """Build Settings from the environment, or raise ConfigError naming every problem."""
     r = _Reader(os.environ if environ is None else environ)
     values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
-              **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r), **_read_console(r)}
+              **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r), **_read_console(r),
+              **_read_rule(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

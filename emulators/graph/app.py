@@ -9,8 +9,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulators.graph import (auth, batch, casts, control, delta, directory, grants, groups, invitations, licences,
-                             risk, subscriptions, users)
+from emulators.graph import (auth, batch, bulk_bodies, casts, control, delta, directory, grants, groups, invitations,
+                             licences, risk, subscriptions, users)
 from emulators.graph.aliases import canonical
 from emulators.graph.errors import GraphError, error_body
 from emulators.graph.faults import Faults
@@ -27,7 +27,7 @@ GRAPH_ROUTES = (users.ROUTES + licences.ROUTES + groups.ROUTES + directory.ROUTE
                 + subscriptions.ROUTES + risk.ROUTES + invitations.ROUTES + casts.ROUTES)
 CONTROL_ROUTES = (control.ROUTES + delta.CONTROL_ROUTES + directory.CONTROL_ROUTES + groups.CONTROL_ROUTES
                   + subscriptions.CONTROL_ROUTES + risk.CONTROL_ROUTES + invitations.CONTROL_ROUTES
-                  + grants.CONTROL_ROUTES)
+                  + grants.CONTROL_ROUTES + bulk_bodies.CONTROL_ROUTES)
 
 
 class Router:

@@ -37,12 +37,13 @@ def get_deleted(ctx, oid):
 
 
 def list_deleted_users(ctx):
-    """GET /directory/deletedItems/microsoft.graph.user (every soft-deleted user, one page)."""
+    """GET /directory/deletedItems/microsoft.graph.user (every soft-deleted user, one page; $select honoured)."""
+    select = odata.parse_select(ctx.args.get("$select"), ctx.app.schema, "user")
     with ctx.store.lock:
         users = sorted(ctx.store.deleted.values(), key=lambda u: u["id"])
     fields = ctx.app.schema.fields("user")
     return Reply(200, {"@odata.context": odata.context(ctx.base, "users"),
-                       "value": [odata.project(u, DELETED_DEFAULT, fields) for u in users]})
+                       "value": [odata.project(u, select or DELETED_DEFAULT, fields) for u in users]})
 
 
 def restore(ctx, oid):

@@ -11,6 +11,7 @@ from service.sync.effects import Effects
 
 log = logging.getLogger("companion.reconcile")
 DESTRUCTIVE = {"block_auth0_user", "disable_entra_user"}
+APPROVED_ONLY = {"clear_rule_keys"}  # not destructive, but done only when a person says so
 
 
 def apply_safe(ctx, findings, dry_run):
@@ -80,13 +81,14 @@ def approve(ctx, run_id, dry_run=False):
     for f in findings:
         if f["status"] != "proposed":
             continue
-        if f["fix"]["action"] not in DESTRUCTIVE:
+        action = f["fix"]["action"]
+        if action not in DESTRUCTIVE | APPROVED_ONLY:
             f["status"] = "manual"  # merges and ambiguous identities need a person
             continue
-        if done >= config.threshold:
+        if action in DESTRUCTIVE and done >= config.threshold:
             stopped = True
             break
-        f["status"], done = _apply(ctx, fx, f), done + 1
+        f["status"], done = _apply(ctx, fx, f), done + (action in DESTRUCTIVE)
     runs.finish(ctx.store, run_id, "stopped" if stopped else "applied", run.summary, findings)
     return {"applied": done, "stopped_at_threshold": stopped}
 
@@ -97,6 +99,9 @@ def _apply(ctx, fx, f):
         if f["fix"]["action"] == "block_auth0_user":
             fx.block(ctx.auth0.get_user(f["auth0_user_id"]), f["entra_object_id"],
                      "reconciliation: " + str(f["entra"].get("state")))
+        elif f["fix"]["action"] == "clear_rule_keys":
+            from service.rule_import import fix
+            fix.clear_rule_keys(ctx, fx, f)
         else:
             _start_graded_deprovisioning(ctx, fx, f)
     except NotFound:
@@ -110,8 +115,12 @@ def _start_graded_deprovisioning(ctx, fx, f):
 
     from service import links
     from service.sync import deprovision
-    link = links.get(ctx.store, f["auth0_user_id"])
-    if link is None:
+    adopt = f["fix"].get("adopt")  # an account nobody linked yet (Rule import): linked first, then graded
+    link = links.get(ctx.store, adopt["auth0_user_id"] if adopt else f["auth0_user_id"])
+    if link is None and adopt and not fx.dry_run:
+        links.adopt(ctx.store, [adopt])
+        link = links.get(ctx.store, adopt["auth0_user_id"])
+    if link is None and not (adopt and fx.dry_run):
         raise NotFound("the identity link is gone")
     if fx.dry_run:
         fx._audit("entra.user.disabled", f["auth0_user_id"], f["entra_object_id"], reason="reconciliation")

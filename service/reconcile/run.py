@@ -1,4 +1,5 @@
 """One reconciliation run: lock, read, classify, fix safe drift (or not, in dry run), propose, report."""
+import contextlib
 import logging
 import uuid
 
@@ -16,13 +17,30 @@ class AlreadyRunning(Exception):
     """Another replica is reconciling right now."""
 
 
+@contextlib.contextmanager
+def exclusive(ctx, lock, mode, ttl_s=LOCK_S, what="a reconciliation"):
+    """One run at a time across replicas: the lease held, a run row started; yields (run id, renew).
+
+    A failure marks the run failed (and is raised again); the lease is given back in every case.
+    """
+    owner = uuid.uuid4().hex
+    if not leases.acquire(ctx.store, lock, owner, ttl_s):
+        raise AlreadyRunning(f"{what} is already running; try again when it has finished")
+    try:
+        run_id = runs.start(ctx.store, mode)
+        try:
+            yield run_id, lambda: leases.acquire(ctx.store, lock, owner, ttl_s)
+        except Exception as err:
+            log.exception("%s failed", what)
+            runs.finish(ctx.store, run_id, "failed", error=f"{type(err).__name__}: {err}")
+            raise
+    finally:
+        leases.release(ctx.store, lock, owner)
+
+
 def reconcile(ctx, mode="dry-run", keep=30):
     """Run once (one run at a time across replicas); returns the run id."""
-    owner = uuid.uuid4().hex
-    if not leases.acquire(ctx.store, LOCK, owner, LOCK_S):
-        raise AlreadyRunning("a reconciliation is already running; try again when it has finished")
-    run_id = runs.start(ctx.store, mode)
-    try:
+    with exclusive(ctx, LOCK, mode) as (run_id, _renew):
         findings, summary = _compare(ctx, ctx.config())
         remediate.apply_safe(ctx, findings, dry_run=(mode != "fix-safe" or ctx.dry_run))
         remediate.propose(ctx, run_id, findings)
@@ -30,12 +48,6 @@ def reconcile(ctx, mode="dry-run", keep=30):
         runs.finish(ctx.store, run_id, "done", summary, findings)
         runs.prune(ctx.store, keep)
         return run_id
-    except Exception as err:
-        log.exception("reconciliation failed")
-        runs.finish(ctx.store, run_id, "failed", error=f"{type(err).__name__}: {err}")
-        raise
-    finally:
-        leases.release(ctx.store, LOCK, owner)
 
 
 def _compare(ctx, config):

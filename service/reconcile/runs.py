@@ -56,3 +56,11 @@ def newest_summary(store):
     when = row.finished_at or row.started_at
     when = when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when
     return {"at": when.timestamp(), "status": row.status, "by_class": dict((row.summary or {}).get("by_class") or {})}
+
+
+def interrupt(store, modes, but):
+    """Mark other runs of these modes still `running` as interrupted (call while holding the run's lease)."""
+    with store.session() as session:
+        for run in session.scalars(select(ReconcileRun).where(ReconcileRun.status == "running",
+                                                              ReconcileRun.mode.in_(modes), ReconcileRun.id != but)):
+            run.status, run.finished_at, run.error = "interrupted", utcnow(), "the process stopped before the end"

@@ -18,13 +18,15 @@ CREATE TABLE entra_seen (oid TEXT PRIMARY KEY, enabled INTEGER);
 
 
 class Spool:
-    """Temporary tables for one run; removed by close()."""
+    """Temporary tables for one run; removed by close(). Subclasses add tables through `schema`."""
+
+    schema = SCHEMA
 
     def __init__(self, folder=None):
         fd, self.path = tempfile.mkstemp(prefix="reconcile-", suffix=".db", dir=folder)
         os.close(fd)
         self.db = sqlite3.connect(self.path)
-        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + self.schema)
 
     def close(self):
         """Drop the spool file."""
