@@ -36,9 +36,9 @@ def as_csv(run):
     return out.getvalue()
 
 
-def context(run):
-    """What the report template needs (the file below and the operator console both render it)."""
-    return {"run": run, "counts": sorted((run.summary or {}).get("by_class", {}).items()), "safe": SAFE,
+def context(run, safe=SAFE):
+    """What the report template needs (the file below, the Rule import's and the operator console render it)."""
+    return {"run": run, "counts": sorted((run.summary or {}).get("by_class", {}).items()), "safe": safe,
             "others": others}
 
 

@@ -75,6 +75,5 @@ def _csv_chunk(fh, run, chunk, first):
 
 def _html(fh, run, findings):
     from flask import stream_template
-    counts = sorted((run.summary or {}).get("by_class", {}).items())
-    for part in stream_template("reconcile.html", run=_View(run, findings), counts=counts, safe=SAFE):
+    for part in stream_template("reconcile.html", **report.context(_View(run, findings), SAFE)):
         fh.write(part)
