@@ -16,3 +16,8 @@ def on_starting(server):
     from service.settings import from_env
 
     migrate(Store(from_env().database_url).engine)
+
+
+def post_worker_init(worker):
+    """Start this worker's provisioning poller (threads must start after the fork, not in the master)."""
+    worker.wsgi.extensions["companion"].driver.start()

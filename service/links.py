@@ -64,3 +64,26 @@ def by_state(store, state, limit=100):
     with store.session() as session:
         return list(session.scalars(select(Link).where(Link.state == state)
                                     .order_by(Link.created_at).limit(limit)))
+
+
+def pending_unleased(store, now, limit=5000):
+    """Pending links no process holds a lease on, oldest first (what the background poller works on)."""
+    with store.session() as session:
+        return list(session.scalars(
+            select(Link).where(Link.state == "pending",
+                               or_(Link.lease_until.is_(None), Link.lease_until < now))
+            .order_by(Link.created_at).limit(limit)))
+
+
+def recent_ready_seconds(store, within_s=300, limit=200):
+    """Seconds from link creation to ready for links that became ready recently (newest first)."""
+    since = utcnow() - dt.timedelta(seconds=within_s)
+    with store.session() as session:
+        rows = session.execute(select(Link.created_at, Link.ready_at).where(Link.ready_at >= since)
+                               .order_by(Link.ready_at.desc()).limit(limit)).all()
+    return [(utc(ready) - utc(created)).total_seconds() for created, ready in rows]
+
+
+def utc(when):
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)

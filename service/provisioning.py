@@ -21,6 +21,8 @@ MAX_UPN_VARIANTS = 50
 # A short lease, renewed before every step: a crashed worker delays the user by at most this long,
 # and every step is idempotent, so a lease that lapses mid-step costs a repeated call, never a duplicate.
 LEASE_S = 15
+# Steps that need Entra to show the account: a background pass runs one only with the poller's read.
+READINESS_STEPS = ("licence", "verify")
 # Link states the sign-in path must not act on (graded deprovisioning, B2B guests): say so plainly.
 NOT_FOR_LOGIN = {
     "disabled": "Your Office 365 account has been switched off. Ask your help desk to restore it.",
@@ -43,12 +45,13 @@ class Outcome:
     object_id: str | None = None
     message: str | None = None
     reference: str | None = None
+    since: object = None  # when provisioning of this user began (the link's created_at)
 
     @classmethod
     def of(cls, link):
         """The outcome a link records."""
         return cls(link.state, link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
-                   link.last_error, link.reference)
+                   link.last_error, link.reference, link.created_at)
 
 
 class _Wait(Exception):
@@ -68,19 +71,14 @@ class Provisioner:
         self.sleep, self.clock = sleep, clock
 
     def ensure(self, user, wait_s=0.0, reference=None):
-        """Advance the user towards ready for up to wait_s seconds; return the outcome."""
-        identity.validate_user(user)
-        location = identity.usage_location(user, self.s.o365_usage_location)
-        uid = user["user_id"]
-        iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
-        profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
-        profile["usage_location"] = location
-        link = links.get_or_create(self.store, uid, iid, profile)
-        if link.state == "ready":
-            return Outcome.of(link)
-        if link.state in NOT_FOR_LOGIN:
-            return Outcome("failed", uid, link.upn, link.immutable_id, link.entra_object_id,
-                           NOT_FOR_LOGIN[link.state], reference)
+        """Advance the user towards ready for up to wait_s seconds in this thread; return the outcome.
+
+        Jobs and scripts use it; requests use start() and let the background driver do the work.
+        """
+        link, profile, early = self._link_for(user, reference)
+        if early is not None:
+            return early
+        uid = link.auth0_user_id
         owner = uuid.uuid4().hex
         if not links.acquire(self.store, uid, owner, ttl_s=LEASE_S):
             return Outcome.of(links.get(self.store, uid))  # another request is on it: join
@@ -89,6 +87,62 @@ class Provisioner:
         finally:
             links.release(self.store, uid, owner)
 
+    def start(self, user, reference=None, retry_failed_before=None):
+        """Record the user for provisioning without calling Graph; return where it stands now.
+
+        A failed user is retried when this request began after the failure (a new login or POST),
+        not on the waiting page's refreshes of the login that saw it fail.
+        """
+        link, _profile, early = self._link_for(user, reference)
+        if early is not None:
+            return early
+        if link.state == "failed" and retry_failed_before and links.utc(link.updated_at) < retry_failed_before:
+            links.save(self.store, link, state="pending", last_error=None)
+        return Outcome.of(link)
+
+    def advance(self, auth0_user_id, seen=None, reference=None):
+        """One background pass: run the steps that need no waiting, and a readiness step when `seen`
+        (the account as a batched read just returned it) is given; never sleeps. None when busy or done."""
+        link = links.get(self.store, auth0_user_id)
+        if link is None or link.state != "pending":
+            return None
+        if link.step in READINESS_STEPS and seen is None:
+            return Outcome.of(link)  # only the poller's read can move it on
+        owner = uuid.uuid4().hex
+        if not links.acquire(self.store, auth0_user_id, owner, ttl_s=LEASE_S):
+            return None
+        try:
+            link = links.get(self.store, auth0_user_id)  # fresh, now that the lease is ours
+            return self._drive(link, link.profile, 0.0, reference or link.reference, owner, True, seen)
+        finally:
+            links.release(self.store, auth0_user_id, owner)
+
+    def _link_for(self, user, reference):
+        """(link, profile, outcome to answer at once or None) for a user as a caller sent it."""
+        identity.validate_user(user)
+        location = identity.usage_location(user, self.s.o365_usage_location)
+        uid = user["user_id"]
+        iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
+        profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
+        profile["usage_location"] = location
+        link = links.get_or_create(self.store, uid, iid, profile)
+        if link.state == "ready":
+            return link, profile, Outcome.of(link)
+        if link.state in NOT_FOR_LOGIN:
+            return link, profile, Outcome("failed", uid, link.upn, link.immutable_id, link.entra_object_id,
+                                          NOT_FOR_LOGIN[link.state], reference, link.created_at)
+        return link, profile, None
+
+    def status(self, auth0_user_id):
+        """Where a known user stands, from the link table alone (no Graph call); None when unknown."""
+        link = links.get(self.store, auth0_user_id)
+        if link is None:
+            return None
+        if link.state in NOT_FOR_LOGIN:
+            return Outcome("failed", link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
+                           NOT_FOR_LOGIN[link.state], link.reference, link.created_at)
+        return Outcome.of(link)
+
     def resume(self, auth0_user_id, wait_s=0.0, reference=None):
         """Continue a known user's provisioning from its stored profile (status polls, jobs)."""
         link = links.get(self.store, auth0_user_id)
@@ -96,14 +150,23 @@ class Provisioner:
             return None if link is None else Outcome.of(link)
         return self.ensure({"user_id": auth0_user_id, **link.profile}, wait_s, reference)
 
-    def _drive(self, link, profile, wait_s, reference, owner):
-        """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes."""
+    def _drive(self, link, profile, wait_s, reference, owner, background=False, seen=None):
+        """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes.
+
+        In the background a readiness step runs only on `seen` (the poller's batched read), once:
+        the next one waits for the poller's next read instead of a read and a sleep here.
+        """
         if link.state == "failed":
             links.save(self.store, link, state="pending", last_error=None)
         deadline, delay = self.clock() + wait_s, 0.25
         while link.state == "pending" and links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
+            current = None
+            if background and link.step in READINESS_STEPS:
+                if seen is None:
+                    break
+                current, seen = seen, None
             try:
-                self._step(link, profile, reference)
+                self._step(link, profile, reference, current)
                 continue
             except _Wait as why:
                 links.save(self.store, link, last_error=str(why), attempts=link.attempts + 1)
@@ -119,16 +182,20 @@ class Provisioner:
             delay = min(delay * 2, 2.0)
         return Outcome.of(link)
 
-    def _step(self, link, profile, reference):
+    def _step(self, link, profile, reference, seen=None):
         """Run the step the link is at; each step is safe to repeat after a crash."""
-        handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create,
-                   "licence": self._license, "verify": self._verify}[link.step]
-        handler(link, profile, reference)
+        if link.step in READINESS_STEPS:
+            handler = self._license if link.step == "licence" else self._verify
+            return handler(link, profile, reference, seen=seen)
+        handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create}[link.step]
+        return handler(link, profile, reference)
 
     def _check_licence(self, link, profile, reference):
         """Refuse before creating anything when the licence cannot be assigned."""
         self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
-        links.save(self.store, link, step="lookup")
+        # Create first: Entra's uniqueness checks are immediate, so a conflict (not a prior read) tells
+        # us the account or its UPN exists already; _create_conflict then looks it up.
+        links.save(self.store, link, step="create")
 
     def _lookup(self, link, profile, reference):
         """Adopt an Entra user that already carries this ImmutableID (e.g. after a crash)."""
@@ -150,9 +217,6 @@ class Provisioner:
             raise _Failed("No free UPN was found for this user; check O365_UPN_TEMPLATE.")
         user = {"user_id": link.auth0_user_id, **profile}
         upn = identity.upn(user, self.s.o365_upn_template, self.s.o365_domain, link.upn_variant)
-        owner = self.graph.find_user_by_upn(upn, select=SELECT)
-        if owner is not None:
-            return self._upn_owner_seen(link, owner, upn, reference)
         body = identity.new_user_body(user, upn, link.immutable_id, profile["usage_location"])
         try:
             created = self.graph.create_user(body)
@@ -180,11 +244,11 @@ class Provisioner:
             return self._upn_owner_seen(link, owner, upn, reference)
         raise _Wait("the UPN is taken by an account Entra has not replicated yet")
 
-    def _license(self, link, profile, reference):
+    def _license(self, link, profile, reference, seen=None):
         """Assign the licence (usage location first for adopted accounts); 404 means replication."""
         entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
         try:
-            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+            current = seen or self.graph.get_user(link.entra_object_id, select=SELECT)
             if has_sku(current, entry["skuId"]):
                 return self._licensed(link, entry, reference)
             if not current.get("usageLocation"):
@@ -199,10 +263,10 @@ class Provisioner:
         self._audit("entra.licence.assigned", "ok", link, reference, sku=self.s.o365_license_sku,
                     disabled_plans=entry["disabledPlans"])
 
-    def _verify(self, link, profile, reference):
+    def _verify(self, link, profile, reference, seen=None):
         """Ready once Entra returns the account with the licence (observed, not assumed)."""
         try:
-            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+            current = seen or self.graph.get_user(link.entra_object_id, select=SELECT)
         except NotFound:
             raise _Wait("Entra does not show the account yet (replication)") from None
         if not current.get("assignedLicenses"):

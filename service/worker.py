@@ -65,5 +65,6 @@ def run(settings, threads=4, redrive_after_s=120.0):
     ctx = SyncContext(companion)
     jobs.bind(ctx)
     Scheduler(ctx, redrive_after_s).start()
+    companion.driver.start()  # finishes pending provisioning even when no web process is running
     consumer = companion.queue.create_consumer(workers=threads, worker_type="thread", periodic=False)
     consumer.run()

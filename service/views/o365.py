@@ -1,4 +1,9 @@
-"""The browser leg of the Office 365 login: the Action redirects here, we provision, then continue."""
+"""The browser leg of the Office 365 login: the Action redirects here, we provision, then continue.
+
+No request waits on Graph: the first visit records the user and queues the work in the background;
+the waiting page comes back when the account should be ready, and continues once it is.
+"""
+import datetime as dt
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
@@ -7,7 +12,6 @@ from service import identity, tokens
 from service.provisioning import PROFILE_KEYS
 
 bp = Blueprint("o365", __name__)
-REFRESH_S = 2
 
 
 @bp.get("/o365/start")
@@ -20,7 +24,9 @@ def start():
     try:
         claims = tokens.verify_session_token(session_token, companion.settings)
         user = {**_user_fields(claims.get("user")), "user_id": claims["sub"]}
-        outcome = companion.provisioner.ensure(user, companion.settings.login_wait_s, g.request_id)
+        outcome = companion.provisioner.start(user, g.request_id, retry_failed_before=_began(claims))
+        if outcome.state == "pending":
+            companion.driver.kick(outcome.auth0_user_id)
     except tokens.TokenRejected as why:
         return _failed(f"{why} Open Office 365 again to restart.", None, 400)
     except identity.InvalidUser as why:
@@ -32,7 +38,13 @@ def start():
     if outcome.state == "failed":
         return _failed(outcome.message, _continue_url(companion, state, outcome.auth0_user_id, "failed",
                                                       reason=outcome.message, reference=g.request_id), 200)
-    return _waiting()
+    return _waiting(companion.driver.refresh_after(outcome))
+
+
+def _began(claims):
+    """When this login began (the session token's iat): a failure older than that is retried."""
+    iat = claims.get("iat")
+    return dt.datetime.fromtimestamp(iat, dt.timezone.utc) if isinstance(iat, (int, float)) else None
 
 
 def _user_fields(payload):
@@ -49,8 +61,8 @@ def _continue_url(companion, state, sub, status, **claims):
     return f"https://{companion.settings.auth0_domain}/continue?{query}"
 
 
-def _waiting():
-    response = current_app.make_response(render_template("waiting.html", refresh_s=REFRESH_S,
+def _waiting(refresh_s):
+    response = current_app.make_response(render_template("waiting.html", refresh_s=refresh_s,
                                                          refresh_url=request.full_path))
     response.headers["Cache-Control"] = "no-store"
     return response

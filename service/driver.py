@@ -1,0 +1,156 @@
+"""Background provisioning: requests never wait on Graph; a bounded pool runs the steps and one poller
+per deployment observes readiness for every pending user in batched reads.
+
+- kick(user) (from a request, in any process) queues the user's next steps in this process's pool:
+  the seat check, the create. Nothing in the request thread calls Graph or sleeps.
+- The poller runs in every web process and in the worker, but only the holder of one database lease
+  works (service/leases.py), so a deployment of any size reads Graph once per round. Each round reads
+  every user waiting on replication with `$filter=id in (…)` (15 ids per read, 20 reads per `$batch`),
+  hands the ones Entra shows to the pool (assign the licence; or mark ready once the licence is seen),
+  and re-drives users nobody is working on — an abandoned browser, a lost process, a pre-provisioning
+  with no browser at all — so every pending provisioning finishes, whoever started it.
+"""
+import concurrent.futures
+import datetime as dt
+import logging
+import math
+import threading
+import time
+import uuid
+
+from service import leases, links
+from service.cache import cached_value
+from service.models import utcnow
+from service.provisioning import READINESS_STEPS, SELECT
+
+log = logging.getLogger("companion.driver")
+LEASE_NAME = "provisioning-poller"
+LEASE_TTL_S = 5.0
+MAX_WAITING_PER_ROUND = 600  # two `$batch` calls; older users first, the rest next round
+SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per attempt) is re-driven
+SWEEP_MAX_S = 120.0
+SLOW_AFTER_S, SLOW_EVERY_S = 60.0, 10.0  # a user invisible for a minute is read every 10 s, not every round
+DEFAULT_TYPICAL_S = 2.0      # until the deployment has seen its own replication lag
+REFRESH_MIN_S, REFRESH_MAX_S = 1, 3  # meta refresh takes whole seconds; 3 keeps a late arrival under lag + 3 s
+
+
+def refresh_s(since, typical_s, now):
+    """Seconds until the waiting page asks again: when this user should be ready, at least 1, at most 3."""
+    if since is None:
+        return REFRESH_MIN_S
+    left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
+    return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, math.ceil(left))))
+
+
+class Driver:
+    """The pool that runs provisioning steps in the background, and the readiness poller."""
+
+    def __init__(self, provisioner, settings, clock=time.monotonic):
+        self.p, self.store, self.graph = provisioner, provisioner.store, provisioner.graph
+        self.threads, self.poll_s, self.clock = settings.provision_threads, settings.provision_poll_s, clock
+        self.owner = uuid.uuid4().hex
+        self._pool, self._busy, self._lock = None, set(), threading.Lock()
+        self._stop, self._thread = threading.Event(), None
+        self.lag_s = None  # moving estimate of link creation → Entra shows the account (leader only)
+        self.reads = 0     # batched readiness reads sent (benchmarks, tests)
+        self._last_read = {}  # auth0 user id → when the poller last read it (leader only)
+        self.typical_ready_s = cached_value(self._typical_ready_s, 5.0)
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def kick(self, auth0_user_id, seen=None):
+        """Queue one background pass for the user (no-op while one is queued or running here)."""
+        with self._lock:
+            if auth0_user_id in self._busy:
+                return False
+            self._busy.add(auth0_user_id)
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="provision")
+        self._pool.submit(self._run, auth0_user_id, seen)
+        return True
+
+    def _run(self, auth0_user_id, seen):
+        try:
+            self.p.advance(auth0_user_id, seen)
+        except Exception:  # one user's bug must not stop the pool; the sweep retries it later
+            log.exception("background provisioning failed", extra={"fields": {"auth0_user_id": auth0_user_id}})
+        finally:
+            with self._lock:
+                self._busy.discard(auth0_user_id)
+
+    def idle(self):
+        """True when no pass is queued or running in this process."""
+        with self._lock:
+            return not self._busy
+
+    def refresh_after(self, outcome):
+        """Seconds the waiting page should wait for this pending outcome."""
+        return refresh_s(outcome.since, self.typical_ready_s(), utcnow())
+
+    def _typical_ready_s(self):
+        recent = links.recent_ready_seconds(self.store)
+        return sorted(recent)[len(recent) // 2] if recent else DEFAULT_TYPICAL_S
+
+    # -- the poller --------------------------------------------------------------------------------
+
+    def start(self):
+        """Start the poller thread (once per process)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="provisioning-poller", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop the poller and let queued passes finish."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _loop(self):
+        while not self._stop.wait(self.poll_s):
+            try:
+                if leases.acquire(self.store, LEASE_NAME, self.owner, LEASE_TTL_S):
+                    self.tick()
+            except Exception:  # a database or Graph hiccup: the next round tries again
+                log.exception("provisioning poller round failed")
+
+    def tick(self):
+        """One round: re-drive users nobody works on, read the waiting ones in batches, hand on the seen."""
+        now = utcnow()
+        pending = links.pending_unleased(self.store, now)
+        waiting = [x for x in pending if x.step in READINESS_STEPS and x.entra_object_id]
+        for link in pending:
+            if link.step not in READINESS_STEPS and self._stale(link, now):
+                self.kick(link.auth0_user_id)
+        due = [x for x in waiting if self._due(x, now)][:MAX_WAITING_PER_ROUND]
+        if not due:
+            return 0
+        seen = self.graph.users_by_ids([x.entra_object_id for x in due], SELECT)
+        self.reads += math.ceil(len(due) / 15)
+        recent = {k: v for k, v in self._last_read.items() if (now - v).total_seconds() < 2 * SLOW_EVERY_S}
+        self._last_read = recent | {x.auth0_user_id: now for x in due}
+        for link in due:
+            user = seen.get(link.entra_object_id)
+            if user is not None:
+                self._learn_lag(link, now)
+                self.kick(link.auth0_user_id, user)
+        return len(due)
+
+    def _stale(self, link, now):
+        after = min(SWEEP_MAX_S, SWEEP_AFTER_S * 2 ** min(link.attempts, 10))
+        return (now - links.utc(link.updated_at)).total_seconds() >= after
+
+    def _due(self, link, now):
+        """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), every
+        round while that is recent, every 10 s once it has waited a minute."""
+        age = (now - links.utc(link.created_at)).total_seconds()
+        if age >= SLOW_AFTER_S:
+            last = self._last_read.get(link.auth0_user_id)
+            return last is None or (now - last).total_seconds() >= SLOW_EVERY_S
+        return link.step != "licence" or self.lag_s is None or age >= 0.8 * self.lag_s
+
+    def _learn_lag(self, link, now):
+        if link.step != "licence":
+            return
+        took = (now - links.utc(link.created_at)).total_seconds()
+        self.lag_s = took if self.lag_s is None else 0.8 * self.lag_s + 0.2 * took
