@@ -35,11 +35,14 @@ REFRESH_MIN_S, REFRESH_MAX_S = 1, 3  # meta refresh takes whole seconds; 3 keeps
 
 
 def refresh_s(since, typical_s, now):
-    """Seconds until the waiting page asks again: when this user should be ready, at least 1, at most 3."""
+    """Seconds until the waiting page asks again: when this user should be ready (1 to 3 s); once that
+    has passed, every second at first, then less often the longer it is overdue (a slow day is not
+    made slower by refreshes)."""
     if since is None:
         return REFRESH_MIN_S
     left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
-    return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, math.ceil(left))))
+    wait = math.ceil(left) if left > 0 else 1 + int(-left // 5)
+    return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
 
 
 class Driver:
@@ -107,11 +110,18 @@ class Driver:
             self._pool.shutdown(wait=True)
 
     def _loop(self):
+        # The lease is written at half its life, not every round: few writes, and a lost leader is
+        # replaced within LEASE_TTL_S. Two leaders for a moment are harmless (per-user leases).
+        leader, renew_at = False, 0.0
         while not self._stop.wait(self.poll_s):
             try:
-                if leases.acquire(self.store, LEASE_NAME, self.owner, LEASE_TTL_S):
+                if self.clock() >= renew_at:
+                    leader = leases.acquire(self.store, LEASE_NAME, self.owner, LEASE_TTL_S)
+                    renew_at = self.clock() + LEASE_TTL_S / 2
+                if leader:
                     self.tick()
             except Exception:  # a database or Graph hiccup: the next round tries again
+                leader, renew_at = False, 0.0
                 log.exception("provisioning poller round failed")
 
     def tick(self):

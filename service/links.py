@@ -67,11 +67,12 @@ def by_state(store, state, limit=100):
 
 
 def pending_unleased(store, now, limit=5000):
-    """Pending links no process holds a lease on, oldest first (what the background poller works on)."""
+    """Pending links no process holds a lease on, oldest first: the few columns the poller needs."""
     with store.session() as session:
-        return list(session.scalars(
-            select(Link).where(Link.state == "pending",
-                               or_(Link.lease_until.is_(None), Link.lease_until < now))
+        return list(session.execute(
+            select(Link.auth0_user_id, Link.step, Link.entra_object_id, Link.attempts, Link.created_at,
+                   Link.updated_at)
+            .where(Link.state == "pending", or_(Link.lease_until.is_(None), Link.lease_until < now))
             .order_by(Link.created_at).limit(limit)))
 
 

@@ -158,8 +158,12 @@ class Provisioner:
         """
         if link.state == "failed":
             links.save(self.store, link, state="pending", last_error=None)
-        deadline, delay = self.clock() + wait_s, 0.25
-        while link.state == "pending" and links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
+        deadline, delay, renewed = self.clock() + wait_s, 0.25, self.clock()
+        while link.state == "pending":
+            if self.clock() - renewed > LEASE_S / 3:  # the caller took the lease just now; renew as time passes
+                if not links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
+                    break
+                renewed = self.clock()
             current = None
             if background and link.step in READINESS_STEPS:
                 if seen is None:
