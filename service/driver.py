@@ -139,11 +139,18 @@ class Driver:
         self.reads += math.ceil(len(due) / 15)
         recent = {k: v for k, v in self._last_read.items() if (now - v).total_seconds() < 2 * SLOW_EVERY_S}
         self._last_read = recent | {x.auth0_user_id: now for x in due}
+        licensed = []
         for link in due:
             user = seen.get(link.entra_object_id)
-            if user is not None:
-                self._learn_lag(link, now)
+            if user is None:
+                continue
+            self._learn_lag(link, now)
+            if link.step == "verify" and user.get("assignedLicenses"):
+                licensed.append(link.auth0_user_id)
+            else:
                 self.kick(link.auth0_user_id, user)
+        if licensed:
+            self.p.ready_all(licensed)
         return len(due)
 
     def _stale(self, link, now):

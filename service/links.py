@@ -66,6 +66,23 @@ def by_state(store, state, limit=100):
                                     .order_by(Link.created_at).limit(limit)))
 
 
+def mark_ready(store, auth0_user_ids, on_each):
+    """Unleased pending links at the verify step turn ready in one statement; on_each(session, row) runs
+    for each one changed, in the same transaction (e.g. its audit row: one fact, one row)."""
+    now = utcnow()
+    with store.session() as session:
+        rows = session.execute(
+            update(Link).where(Link.auth0_user_id.in_(list(auth0_user_ids)), Link.state == "pending",
+                               Link.step == "verify",
+                               or_(Link.lease_until.is_(None), Link.lease_until < now))
+            .values(state="ready", step="done", last_error=None, ready_at=now, updated_at=now)
+            .returning(Link.auth0_user_id, Link.entra_object_id, Link.upn)
+            .execution_options(synchronize_session=False)).all()
+        for row in rows:
+            on_each(session, row)
+    return rows
+
+
 def pending_unleased(store, now, limit=5000):
     """Pending links no process holds a lease on, oldest first: the few columns the poller needs."""
     with store.session() as session:

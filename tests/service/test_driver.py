@@ -3,13 +3,13 @@ import datetime as dt
 import time
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from service import links
 from service.clients.graph import GraphClient
 from service.db import Store, migrate
 from service.driver import Driver, refresh_s
-from service.models import Link
+from service.models import AuditEvent, Link
 from service.provisioning import Provisioner
 from service.settings import from_env
 from tests.support import emulators as emu
@@ -65,6 +65,9 @@ def test_one_batched_read_per_fifteen_waiting_users_and_no_per_user_polls(graph,
     assert (calls["POST /v1.0/users"] + calls["POST /v1.0/users/{id}/assignLicense"] + reads) / 40 <= 4
     entra = [u for u in graph.state()["users"] if u["userPrincipalName"].endswith("@" + emu.FEDERATED_DOMAIN)]
     assert len(entra) == 40 and all(u["assignedLicenses"] for u in entra)
+    with driver.store.session() as session:  # readied in bulk: still one audit row per user
+        ready = session.scalars(select(AuditEvent.auth0_user_id).where(AuditEvent.action == "o365.user.ready")).all()
+    assert sorted(ready) == sorted(u["user_id"] for u in users)
 
 
 def test_ready_only_after_a_read_shows_the_licence(graph, driver):
