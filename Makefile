@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo sandbox test bench-first-login bench-reconcile
+.PHONY: setup demo sandbox test bench-first-login bench-first-login-storm bench-lifecycle bench-reconcile
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: setup
 
 bench-first-login: setup
 	$(PY) bench/first_login.py
+
+bench-first-login-storm: setup
+	$(PY) bench/first_login.py --storm
+
+bench-lifecycle: setup
+	$(PY) bench/lifecycle.py
 
 bench-reconcile: setup
 	$(PY) bench/reconcile.py

@@ -10,10 +10,10 @@ per deployment observes readiness for every pending user in batched reads.
   and re-drives users nobody is working on — an abandoned browser, a lost process, a pre-provisioning
   with no browser at all — so every pending provisioning finishes, whoever started it.
 """
-import concurrent.futures
 import datetime as dt
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
@@ -52,7 +52,7 @@ class Driver:
         self.p, self.store, self.graph = provisioner, provisioner.store, provisioner.graph
         self.threads, self.poll_s, self.clock = settings.provision_threads, settings.provision_poll_s, clock
         self.owner = uuid.uuid4().hex
-        self._pool, self._busy, self._lock = None, set(), threading.Lock()
+        self._queue, self._workers, self._busy, self._lock = queue.SimpleQueue(), [], set(), threading.Lock()
         self._stop, self._thread = threading.Event(), None
         self.lag_s = None  # moving estimate of link creation → Entra shows the account (leader only)
         self.reads = 0     # batched readiness reads sent (benchmarks, tests)
@@ -67,10 +67,21 @@ class Driver:
             if auth0_user_id in self._busy:
                 return False
             self._busy.add(auth0_user_id)
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="provision")
-        self._pool.submit(self._run, auth0_user_id, seen)
+            while len(self._workers) < self.threads:
+                self._workers.append(threading.Thread(target=self._work, name="provision", daemon=True))
+                self._workers[-1].start()
+        self._queue.put((auth0_user_id, seen))
         return True
+
+    def _work(self):
+        # Daemon threads, not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a
+        # worker sleeping out a Graph Retry-After would hold a stopping process (and act after it).
+        # Dying mid-step is safe: every step is idempotent and the sweep picks the user up again.
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._run(*item)
 
     def _run(self, auth0_user_id, seen):
         try:
@@ -104,10 +115,10 @@ class Driver:
         return self
 
     def stop(self):
-        """Stop the poller and let queued passes finish."""
+        """Stop the poller and the pool threads (passes already running finish)."""
         self._stop.set()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        for _ in self._workers:
+            self._queue.put(None)
 
     def _loop(self):
         # The lease is written at half its life, not every round: few writes, and a lost leader is
@@ -139,18 +150,20 @@ class Driver:
         self.reads += math.ceil(len(due) / 15)
         recent = {k: v for k, v in self._last_read.items() if (now - v).total_seconds() < 2 * SLOW_EVERY_S}
         self._last_read = recent | {x.auth0_user_id: now for x in due}
-        licensed = []
+        visible, licensed = {}, []
         for link in due:
             user = seen.get(link.entra_object_id)
             if user is None:
                 continue
             self._learn_lag(link, now)
-            if link.step == "verify" and user.get("assignedLicenses"):
+            if link.step == "licence":
+                visible[link.auth0_user_id] = user
+            elif user.get("assignedLicenses"):
                 licensed.append(link.auth0_user_id)
-            else:
-                self.kick(link.auth0_user_id, user)
         if licensed:
             self.p.ready_all(licensed)
+        for uid, user in (self.p.license_all(visible) if visible else {}).items():
+            self.kick(uid, user)  # anything the batch did not settle goes through its step, one by one
         return len(due)
 
     def _stale(self, link, now):

@@ -66,16 +66,16 @@ def by_state(store, state, limit=100):
                                     .order_by(Link.created_at).limit(limit)))
 
 
-def mark_ready(store, auth0_user_ids, on_each):
-    """Unleased pending links at the verify step turn ready in one statement; on_each(session, row) runs
-    for each one changed, in the same transaction (e.g. its audit row: one fact, one row)."""
+def move_many(store, auth0_user_ids, from_step, on_each, **values):
+    """Unleased pending links at from_step among the ids take `values` in one statement; on_each(session,
+    row) runs for each one changed, in the same transaction (e.g. its audit row: one fact, one row)."""
     now = utcnow()
     with store.session() as session:
         rows = session.execute(
             update(Link).where(Link.auth0_user_id.in_(list(auth0_user_ids)), Link.state == "pending",
-                               Link.step == "verify",
+                               Link.step == from_step,
                                or_(Link.lease_until.is_(None), Link.lease_until < now))
-            .values(state="ready", step="done", last_error=None, ready_at=now, updated_at=now)
+            .values(updated_at=now, **values)
             .returning(Link.auth0_user_id, Link.entra_object_id, Link.upn)
             .execution_options(synchronize_session=False)).all()
         for row in rows:

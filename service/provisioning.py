@@ -10,6 +10,7 @@ import time
 import uuid
 
 from service import audit, identity, links
+from service.clients.graph import item_error
 from service.errors import BadRequest, Conflict, NotFound, Transient
 from service.licensing import LicenceUnavailable, SkuCatalog, has_sku
 from service.models import utcnow
@@ -279,12 +280,32 @@ class Provisioner:
                    ready_at=utcnow())
         self._audit("o365.user.ready", "ok", link, reference, upn=link.upn)
 
+    def license_all(self, seen):
+        """Users at the licence step that a batched read shows ({auth0 user id: Graph user}): licences
+        assigned in `$batch` calls of 20, the assigned ones moved on together with one audit row each.
+        Returns the users to run through _license one by one (any other answer: its error policy applies)."""
+        try:
+            entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
+        except LicenceUnavailable:
+            return seen
+        held = [uid for uid, user in seen.items() if has_sku(user, entry["skuId"])]
+        todo = [uid for uid, user in seen.items() if uid not in held and user.get("usageLocation")]
+        answers = self.graph.batch([self.graph.assign_license_request(seen[uid]["id"], [entry]) for uid in todo])
+        done = held + [uid for uid, answer in zip(todo, answers) if item_error(answer) is None]
+
+        def audited(session, row):
+            audit.record(session, "entra.licence.assigned", "ok", row.auth0_user_id, row.entra_object_id,
+                         sku=self.s.o365_license_sku, disabled_plans=entry["disabledPlans"])
+        links.move_many(self.store, done, "licence", audited, licence_sku=self.s.o365_license_sku, step="verify")
+        return {uid: user for uid, user in seen.items() if uid not in done}
+
     def ready_all(self, seen_licensed):
         """Users at the verify step whose batched read shows the licence: ready together, one audit row each
         (what _verify does for one user, without a pool pass and six statements per user)."""
         def audited(session, row):
             audit.record(session, "o365.user.ready", "ok", row.auth0_user_id, row.entra_object_id, upn=row.upn)
-        return links.mark_ready(self.store, seen_licensed, audited)
+        return links.move_many(self.store, seen_licensed, "verify", audited, state="ready", step="done",
+                               last_error=None, ready_at=utcnow())
 
     def _fail(self, link, why, reference):
         message = getattr(why, "message", None) or str(why)

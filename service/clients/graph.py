@@ -278,10 +278,16 @@ class GraphClient:
 
     def assign_license(self, user_id, add, remove=(), *, priority=None):
         """POST /users/{id}/assignLicense; both arrays are always sent (facts/graph.md §2.1)."""
+        req = self.assign_license_request(user_id, add, remove)
+        return self._request("POST", req["url"], json=req["body"], priority=priority)
+
+    @staticmethod
+    def assign_license_request(user_id, add, remove=()):
+        """The assignLicense call as a `$batch` request ({method, url, body})."""
         body = {"addLicenses": [{"skuId": a["skuId"], "disabledPlans": list(a.get("disabledPlans") or [])}
                                 for a in add],
                 "removeLicenses": list(remove)}
-        return self._request("POST", f"/users/{_seg(user_id)}/assignLicense", json=body, priority=priority)
+        return {"method": "POST", "url": f"/users/{_seg(user_id)}/assignLicense", "body": body}
 
     def group_members(self, group_id, transitive=False, select=None):
         """Yield a group's members (directly, or transitively), page by page."""

@@ -48,7 +48,7 @@ def _calls(graph):
     return graph.stats()["requests"]
 
 
-def test_one_batched_read_per_fifteen_waiting_users_and_no_per_user_polls(graph, driver):
+def test_one_batched_read_per_fifteen_waiting_users_and_licences_in_batches(graph, driver):
     graph.configure(replication_lag_s=1.0)
     users = [_user(i) for i in range(40)]
     for user in users:
@@ -61,7 +61,8 @@ def test_one_batched_read_per_fifteen_waiting_users_and_no_per_user_polls(graph,
     assert calls.get("GET /v1.0/users/{id}", 0) == 0  # nobody polls one user at a time
     reads = calls.get("GET /v1.0/users", 0)  # each a `$filter=id in (…)` of up to 15 ids, inside $batch
     assert reads == driver.reads and reads <= 3 * rounds  # ⌈40 / 15⌉ = 3 per round at most
-    assert calls.get("POST /v1.0/$batch", 0) <= rounds
+    assert calls.get("POST /v1.0/$batch", 0) <= 2 * rounds  # reads, and the licences assigned 20 a call
+    assert calls["POST /v1.0/$batch"] < calls["POST /v1.0/users/{id}/assignLicense"]
     assert (calls["POST /v1.0/users"] + calls["POST /v1.0/users/{id}/assignLicense"] + reads) / 40 <= 4
     entra = [u for u in graph.state()["users"] if u["userPrincipalName"].endswith("@" + emu.FEDERATED_DOMAIN)]
     assert len(entra) == 40 and all(u["assignedLicenses"] for u in entra)
