@@ -12,6 +12,7 @@ per deployment observes readiness for every pending user in batched reads.
 """
 import datetime as dt
 import logging
+import itertools
 import math
 import queue
 import threading
@@ -26,6 +27,7 @@ from service.provisioning import READINESS_STEPS, SELECT
 log = logging.getLogger("companion.driver")
 LEASE_NAME = "provisioning-poller"
 LEASE_TTL_S = 5.0
+BATCH = 20                   # licences per `$batch` call (Graph's limit)
 MAX_WAITING_PER_ROUND = 600  # two `$batch` calls; older users first, the rest next round
 SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per attempt) is re-driven
 SWEEP_MAX_S = 120.0
@@ -52,7 +54,8 @@ class Driver:
         self.p, self.store, self.graph = provisioner, provisioner.store, provisioner.graph
         self.threads, self.poll_s, self.clock = settings.provision_threads, settings.provision_poll_s, clock
         self.owner = uuid.uuid4().hex
-        self._queue, self._workers, self._busy, self._lock = queue.SimpleQueue(), [], set(), threading.Lock()
+        self._queue, self._workers, self._busy, self._lock = queue.PriorityQueue(), [], set(), threading.Lock()
+        self._order = itertools.count()  # FIFO within a priority
         self._stop, self._thread = threading.Event(), None
         self.lag_s = None  # moving estimate of link creation → Entra shows the account (leader only)
         self.reads = 0     # batched readiness reads sent (benchmarks, tests)
@@ -63,14 +66,19 @@ class Driver:
 
     def kick(self, auth0_user_id, seen=None):
         """Queue one background pass for the user (no-op while one is queued or running here)."""
+        # A user Entra already shows is nearer to ready than one still to create: it goes first.
+        return self._submit([auth0_user_id], self._run, auth0_user_id, seen, first=seen is not None)
+
+    def _submit(self, auth0_user_ids, fn, *args, first=False):
+        """Run fn(*args) on the pool unless one of these users is already queued or running here."""
         with self._lock:
-            if auth0_user_id in self._busy:
+            if self._busy.intersection(auth0_user_ids):
                 return False
-            self._busy.add(auth0_user_id)
+            self._busy.update(auth0_user_ids)
             while len(self._workers) < self.threads:
                 self._workers.append(threading.Thread(target=self._work, name="provision", daemon=True))
                 self._workers[-1].start()
-        self._queue.put((auth0_user_id, seen))
+        self._queue.put((0 if first else 1, next(self._order), (auth0_user_ids, fn, args)))
         return True
 
     def _work(self):
@@ -78,19 +86,25 @@ class Driver:
         # worker sleeping out a Graph Retry-After would hold a stopping process (and act after it).
         # Dying mid-step is safe: every step is idempotent and the sweep picks the user up again.
         while True:
-            item = self._queue.get()
+            _priority, _n, item = self._queue.get()
             if item is None:
                 return
-            self._run(*item)
+            auth0_user_ids, fn, args = item
+            try:
+                fn(*args)
+            except Exception:  # one bug must not stop the pool; the sweep retries the users later
+                log.exception("background provisioning failed", extra={"fields": {"users": len(auth0_user_ids)}})
+            finally:
+                with self._lock:
+                    self._busy.difference_update(auth0_user_ids)
 
     def _run(self, auth0_user_id, seen):
-        try:
-            self.p.advance(auth0_user_id, seen)
-        except Exception:  # one user's bug must not stop the pool; the sweep retries it later
-            log.exception("background provisioning failed", extra={"fields": {"auth0_user_id": auth0_user_id}})
-        finally:
-            with self._lock:
-                self._busy.discard(auth0_user_id)
+        self.p.advance(auth0_user_id, seen)
+
+    def _license(self, visible):
+        """Assign licences for up to 20 users in one `$batch`; the rest go through their step one by one."""
+        for uid, user in self.p.license_all(visible).items():
+            self.p.advance(uid, user)
 
     def idle(self):
         """True when no pass is queued or running in this process."""
@@ -118,7 +132,7 @@ class Driver:
         """Stop the poller and the pool threads (passes already running finish)."""
         self._stop.set()
         for _ in self._workers:
-            self._queue.put(None)
+            self._queue.put((-1, next(self._order), None))
 
     def _loop(self):
         # The lease is written at half its life, not every round: few writes, and a lost leader is
@@ -162,8 +176,11 @@ class Driver:
                 licensed.append(link.auth0_user_id)
         if licensed:
             self.p.ready_all(licensed)
-        for uid, user in (self.p.license_all(visible) if visible else {}).items():
-            self.kick(uid, user)  # anything the batch did not settle goes through its step, one by one
+        with self._lock:
+            items = [(uid, user) for uid, user in visible.items() if uid not in self._busy]
+        for start in range(0, len(items), BATCH):  # chunks in parallel on the pool, each one `$batch` call
+            chunk = dict(items[start:start + BATCH])
+            self._submit(list(chunk), self._license, chunk, first=True)
         return len(due)
 
     def _stale(self, link, now):
