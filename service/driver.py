@@ -43,7 +43,7 @@ def refresh_s(since, typical_s, now):
     if since is None:
         return REFRESH_MIN_S
     left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
-    wait = math.ceil(left) if left > 0 else 1 + int(-left // 5)
+    wait = math.ceil(left) if left > 0 else 1 + int(-left // 8)
     return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
 
 
@@ -188,13 +188,15 @@ class Driver:
         return (now - links.utc(link.updated_at)).total_seconds() >= after
 
     def _due(self, link, now):
-        """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), every
-        round while that is recent, every 10 s once it has waited a minute."""
+        """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), then
+        less often the longer it waits past that (every round at first, every 10 s after a minute)."""
         age = (now - links.utc(link.created_at)).total_seconds()
-        if age >= SLOW_AFTER_S:
-            last = self._last_read.get(link.auth0_user_id)
-            return last is None or (now - last).total_seconds() >= SLOW_EVERY_S
-        return link.step != "licence" or self.lag_s is None or age >= 0.8 * self.lag_s
+        gate = 0.8 * self.lag_s if link.step == "licence" and self.lag_s is not None else 0.0
+        if age < gate:
+            return False
+        last = self._last_read.get(link.auth0_user_id)
+        every = SLOW_EVERY_S if age >= SLOW_AFTER_S else 0.1 * (age - gate)
+        return last is None or (now - last).total_seconds() >= every
 
     def _learn_lag(self, link, now):
         if link.step != "licence":
