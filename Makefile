@@ -27,7 +27,8 @@ bench-first-login: setup
 	$(PY) bench/first_login.py
 
 bench-first-login-storm: setup
-	$(PY) bench/first_login.py --storm
+	$(PY) bench/first_login.py --storm --instances 1
+	$(PY) bench/first_login.py --storm --instances 2 --workers 1 --no-rule
 
 bench-lifecycle: setup
 	$(PY) bench/lifecycle.py

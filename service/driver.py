@@ -189,13 +189,16 @@ class Driver:
 
     def _due(self, link, now):
         """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), then
-        less often the longer it waits past that (every round at first, every 10 s after a minute)."""
+        a little less often the longer it waits past that (up to 0.5 s apart; every 10 s after a minute)."""
         age = (now - links.utc(link.created_at)).total_seconds()
         gate = 0.8 * self.lag_s if link.step == "licence" and self.lag_s is not None else 0.0
         if age < gate:
             return False
         last = self._last_read.get(link.auth0_user_id)
-        every = SLOW_EVERY_S if age >= SLOW_AFTER_S else 0.1 * (age - gate)
+        if age >= SLOW_AFTER_S:
+            every = SLOW_EVERY_S
+        else:  # a licence just assigned is read next round; replication is read at most 0.5 s apart
+            every = 0.0 if link.step == "verify" else min(0.5, 0.1 * (age - gate))
         return last is None or (now - last).total_seconds() >= every
 
     def _learn_lag(self, link, now):
