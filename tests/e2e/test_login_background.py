@@ -1,7 +1,11 @@
 """End to end: requests never wait on Graph; the background driver finishes what they start."""
+import os
+import signal
+import sys
 import time
 
-from service import sandbox
+from service import links, sandbox
+from service.db import Store
 from tests.e2e.test_office365_login import _user
 
 AUTH0_TRIGGER_BUDGET_S = 20  # Auth0 gives a whole post-login trigger 20 s (facts/actions.md)
@@ -40,3 +44,24 @@ def test_async_pre_provisioning_finishes_during_lag_with_no_one_asking(sqlite_st
             break
         time.sleep(0.5)
     assert ready.json()["object_id"] == entra["id"]
+
+
+def test_the_worker_finishes_what_a_dead_web_process_started(sqlite_stack, tmp_path):
+    """An async pre-provisioning accepted, then every web process killed: the worker's poller finishes it."""
+    sqlite_stack.graph.configure(replication_lag_s=2.0)
+    user = _user("orphan")
+    assert sqlite_stack.provision(user, mode="async").status_code == 202
+    os.killpg(sqlite_stack.proc.popen.pid, signal.SIGKILL)  # no web process is left to drive it
+    sqlite_stack.proc.popen.wait(10)
+    env = {**sqlite_stack.env, "SYNC_EVENTS": "delta", "SYNC_DELTA_INTERVAL_S": "0", "RISK_POLL_INTERVAL_S": "0"}
+    worker = sandbox.Proc([sys.executable, "-m", "service", "worker"], env=env,
+                          log_path=os.path.join(str(tmp_path), "worker.log"))
+    try:
+        store, deadline = Store(sqlite_stack.database_url), time.monotonic() + 90
+        while time.monotonic() < deadline and (links.get(store, user["user_id"]).state != "ready"):
+            time.sleep(0.5)
+        assert links.get(store, user["user_id"]).state == "ready", worker.output()[-2000:]
+    finally:
+        worker.stop()
+    (entra,) = sqlite_stack.entra_users()
+    assert [lic["skuId"] for lic in entra["assignedLicenses"]] == [sandbox.SKU_ID]
