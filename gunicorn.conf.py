@@ -5,7 +5,7 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 timeout = 60
-# Longer than the waiting page's 2 s refresh, so a browser's reused connection is not closed under it.
+# Longer than the waiting page's refresh (1-3 s), so a browser's reused connection is not closed under it.
 keepalive = 5
 accesslog = None  # the app logs one JSON access line per request itself
 
