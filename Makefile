@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo sandbox test bench-first-login bench-reconcile bench-faults bench-rule-import
+.PHONY: setup demo sandbox test bench-first-login bench-first-login-storm bench-lifecycle bench-reconcile bench-faults \
+        bench-rule-import
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,13 @@ test: setup
 
 bench-first-login: setup
 	$(PY) bench/first_login.py
+
+bench-first-login-storm: setup
+	$(PY) bench/first_login.py --storm --instances 1
+	$(PY) bench/first_login.py --storm --instances 2 --workers 1 --no-rule
+
+bench-lifecycle: setup
+	$(PY) bench/lifecycle.py
 
 bench-reconcile: setup
 	$(PY) bench/reconcile.py

@@ -12,7 +12,7 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 timeout = 60
-# Longer than the waiting page's 2 s refresh, so a browser's reused connection is not closed under it.
+# Longer than the waiting page's refresh (1-3 s), so a browser's reused connection is not closed under it.
 keepalive = 5
 accesslog = None  # the app logs one JSON access line per request itself
 # gunicorn's own lines (start, workers booted or killed) as JSON too, like every other line.
@@ -73,3 +73,8 @@ def _alive(pid):
     except PermissionError:
         return True
     return True
+
+
+def post_worker_init(worker):
+    """Start this worker's provisioning poller (threads must start after the fork, not in the master)."""
+    worker.wsgi.extensions["companion"].driver.start()

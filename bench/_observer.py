@@ -47,6 +47,8 @@ class Observer:
         resp.raise_for_status()
         return any(lic.get("skuId") == sandbox.SKU_ID for lic in resp.json().get("assignedLicenses") or ())
 
-    def graph_requests(self):
-        """Requests the Graph emulator served since its last reset (every route, token endpoint included)."""
-        return sum(self.graph.stats()["requests"].values())
+    def graph_stats(self):
+        """Requests served (`$batch` inner requests counted one by one), RUs spent and 429s, since reset."""
+        stats = self.graph.stats()
+        return {"requests": sum(stats["requests"].values()), "ru": stats.get("ru", 0),
+                "throttled": stats.get("throttled", 0)}

@@ -17,13 +17,20 @@ class Login:
 
 @dataclasses.dataclass
 class Batch:
-    """N simultaneous first logins of one algorithm at one replication lag."""
+    """N simultaneous first logins of one algorithm at one replication lag, and what they cost."""
 
     lag_s: float
     n: int
     logins: list
     wall_s: float
     graph_calls: int
+    name: str = "ours"
+    ru: int = 0
+    throttled: int = 0           # 429s Graph answered (absorbed by retries, or reaching a person)
+    cpu_s: float | None = None   # service processes' user + system CPU during the batch
+    peak_mb: float | None = None  # service processes' peak RSS during the batch
+    idle_mb: float | None = None  # ... and before it
+    status_reads: list = dataclasses.field(default_factory=list)  # a returning user's status reads (s)
 
     @property
     def done(self):
@@ -67,41 +74,49 @@ def _calls(batch):
     return f"{batch.graph_calls / batch.n:.1f}"
 
 
-HEADER = ("| lag s | N | Rule p50 s | Rule p95 s | Rule failed | Rule claims before visible | Rule Graph calls/login "
-          "| ours p50 s | ours p95 s | ours failed | ours claims before visible | ours waiting pages/login "
-          "| ours Graph calls/login |")
+HEADER = ("| algorithm | lag s | N | p50 s | p95 s | failed | claims before visible | 429s reaching a person "
+          "| waiting pages/login | Graph calls/login | RU/login | Graph 429s | returning status read p95 ms "
+          "| CPU ms/login | MB per pending login |")
 
 
-def row(rule, ours):
-    """One table row for the same lag and N."""
-    rule_t, ours_t = [x.seconds for x in rule.done], [x.seconds for x in ours.done]
-    pages = sum(x.pages for x in ours.logins) / ours.n
-    lag = f"{rule.lag_s:g}" + (" (control)" if rule.lag_s == 0 else "")
-    cells = [lag, str(rule.n), _s(percentile(rule_t, 50)), _s(percentile(rule_t, 95)), _failed(rule),
-             _share(rule.before_visible, rule.n), _calls(rule), _s(percentile(ours_t, 50)),
-             _s(percentile(ours_t, 95)), _failed(ours), _share(ours.before_visible, ours.n), f"{pages:.1f}",
-             _calls(ours)]
+def _throttled_people(batch):
+    """Logins that ended on an error a throttled Graph caused (what a person would have seen)."""
+    return sum(1 for x in batch.failed if x.error and any(k in x.error for k in ("429", "throttl", "busy")))
+
+
+def row(batch):
+    """One table row."""
+    done = [x.seconds for x in batch.done]
+    lag = f"{batch.lag_s:g}" + (" (control)" if batch.lag_s == 0 else "")
+    ours = batch.cpu_s is not None
+    reads = percentile(batch.status_reads, 95)
+    mem = (batch.peak_mb - batch.idle_mb) / batch.n if ours and batch.idle_mb is not None else None
+    cells = [batch.name, lag, str(batch.n), _s(percentile(done, 50)), _s(percentile(done, 95)), _failed(batch),
+             _share(batch.before_visible, batch.n), str(_throttled_people(batch)),
+             f"{sum(x.pages for x in batch.logins) / batch.n:.1f}" if ours else "—", _calls(batch),
+             f"{batch.ru / batch.n:.1f}", str(batch.throttled),
+             "—" if reads is None else f"{1000 * reads:.0f} ({len(batch.status_reads)} reads)",
+             f"{1000 * batch.cpu_s / batch.n:.0f}" if ours else "—", "—" if mem is None else f"{mem:.2f}"]
     return "| " + " | ".join(cells) + " |"
 
 
-def table(pairs):
-    """The Markdown table for [(rule batch, ours batch), ...]."""
+def table(batches):
+    """The Markdown table, one row per batch."""
     sep = "|" + "|".join("---" for _ in range(HEADER.count("|") - 1)) + "|"
-    return "\n".join([HEADER, sep, *(row(r, o) for r, o in pairs)])
+    return "\n".join([HEADER, sep, *(row(b) for b in batches)])
 
 
-def errors(pairs):
+def errors(batches):
     """Distinct failure reasons with their counts, per algorithm."""
     seen = {}
-    for rule, ours in pairs:
-        for name, batch in (("Rule", rule), ("ours", ours)):
-            for x in batch.failed:
-                key = (name, x.error)
-                seen[key] = seen.get(key, 0) + 1
+    for batch in batches:
+        for x in batch.failed:
+            key = (batch.name, x.error)
+            seen[key] = seen.get(key, 0) + 1
     return [f"- {name}: {count} × {error}" for (name, error), count in sorted(seen.items(), key=str)]
 
 
-def resends(pairs):
+def resends(batches):
     """Waiting-page refreshes of ours, and how many a browser had to resend after a keep-alive close."""
-    logins = [x for _rule, ours in pairs for x in ours.logins]
+    logins = [x for b in batches if b.cpu_s is not None for x in b.logins]
     return sum(x.resent for x in logins), sum(x.pages for x in logins)

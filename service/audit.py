@@ -6,9 +6,15 @@ from sqlalchemy.exc import IntegrityError
 from service.models import AuditEvent, utcnow
 
 
-def record(session, action, outcome, auth0_user_id=None, entra_object_id=None, reference=None, **detail):
-    """Add one audit row to session (committed with the caller's work)."""
-    session.add(_row(action, outcome, auth0_user_id, entra_object_id, reference, detail))
+def record(session, action, outcome, auth0_user_id=None, entra_object_id=None, reference=None, fact=None,
+           **detail):
+    """Add one audit row to session (committed with the caller's work); a once-only fact already there adds none."""
+    if fact is not None and session.scalar(select(AuditEvent.id).where(
+            AuditEvent.action == action, AuditEvent.auth0_user_id == auth0_user_id, AuditEvent.fact == fact).limit(1)):
+        return  # a step repeated after a crash (the unique key would refuse the whole transaction)
+    row = _row(action, outcome, auth0_user_id, entra_object_id, reference, detail)
+    row.fact = fact
+    session.add(row)
 
 
 def record_once(store, fact, action, outcome, auth0_user_id, entra_object_id=None, reference=None, **detail):

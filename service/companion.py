@@ -5,6 +5,7 @@ from service import jobs
 from service.clients.auth0 import Auth0Client
 from service.clients.graph import GraphClient
 from service.db import Store
+from service.driver import Driver
 from service.jwks import Jwks
 from service.provisioning import Provisioner
 
@@ -20,6 +21,7 @@ class Companion:
     provisioner: Provisioner
     queue: object = None
     jwks: object = None
+    driver: Driver = None
 
     @classmethod
     def build(cls, settings):
@@ -30,5 +32,6 @@ class Companion:
         queue = jobs.make_queue(settings.queue_url)
         jobs.register(queue)
         jwks = Jwks(auth0.jwks) if settings.companion_api_audience else None
-        return cls(settings=settings, store=store, graph=graph, auth0=auth0,
-                   provisioner=Provisioner(settings, store, graph), queue=queue, jwks=jwks)
+        provisioner = Provisioner(settings, store, graph)
+        return cls(settings=settings, store=store, graph=graph, auth0=auth0, provisioner=provisioner,
+                   queue=queue, jwks=jwks, driver=Driver(provisioner, settings))

@@ -66,7 +66,6 @@ def by_state(store, state, limit=100):
                                     .order_by(Link.created_at).limit(limit)))
 
 
-
 def adopt(store, rows, origin="rule"):
     """Ready links for Entra accounts that already exist; the user ids now linked.
 
@@ -85,3 +84,44 @@ def adopt(store, rows, origin="rule"):
         if len(rows) == 1:
             return []
     return [uid for row in rows for uid in adopt(store, [row], origin)]
+
+
+def move_many(store, auth0_user_ids, from_step, on_each, **values):
+    """Unleased pending links at from_step among the ids take `values` in one statement; on_each(session,
+    row) runs for each one changed, in the same transaction (e.g. its audit row: one fact, one row)."""
+    now = utcnow()
+    with store.session() as session:
+        rows = session.execute(
+            update(Link).where(Link.auth0_user_id.in_(list(auth0_user_ids)), Link.state == "pending",
+                               Link.step == from_step,
+                               or_(Link.lease_until.is_(None), Link.lease_until < now))
+            .values(updated_at=now, **values)
+            .returning(Link.auth0_user_id, Link.entra_object_id, Link.upn, Link.created_at)
+            .execution_options(synchronize_session=False)).all()
+        for row in rows:
+            on_each(session, row)
+    return rows
+
+
+def pending_unleased(store, now, limit=5000):
+    """Pending links no process holds a lease on, oldest first: the few columns the poller needs."""
+    with store.session() as session:
+        return list(session.execute(
+            select(Link.auth0_user_id, Link.step, Link.entra_object_id, Link.attempts, Link.created_at,
+                   Link.updated_at)
+            .where(Link.state == "pending", or_(Link.lease_until.is_(None), Link.lease_until < now))
+            .order_by(Link.created_at).limit(limit)))
+
+
+def recent_ready_seconds(store, within_s=300, limit=200):
+    """Seconds from link creation to ready for links that became ready recently (newest first)."""
+    since = utcnow() - dt.timedelta(seconds=within_s)
+    with store.session() as session:
+        rows = session.execute(select(Link.created_at, Link.ready_at).where(Link.ready_at >= since)
+                               .order_by(Link.ready_at.desc()).limit(limit)).all()
+    return [(utc(ready) - utc(created)).total_seconds() for created, ready in rows]
+
+
+def utc(when):
+    """SQLite hands datetimes back without their zone; they were stored in UTC."""
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)

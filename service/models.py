@@ -23,7 +23,7 @@ class Link(Base):
     immutable_id: Mapped[str] = mapped_column(String(64), unique=True)
     entra_object_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     upn: Mapped[str | None] = mapped_column(String(113), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     step: Mapped[str] = mapped_column(String(32), default="new")
     upn_variant: Mapped[int] = mapped_column(Integer, default=0)
     licence_sku: Mapped[str | None] = mapped_column(String(64))
@@ -35,7 +35,7 @@ class Link(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # Graded deprovisioning and back-provisioning (migration 0003): member (Office 365) or guest (B2B),
     # the grade reached (blocked → unlicensed → deleted), why, since when, and the newest Auth0 event applied.
     account_type: Mapped[str] = mapped_column(String(16), default="member", server_default="member")

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from service import audit, identity, links, metrics
+from service.clients.graph import item_error
 from service.errors import BadRequest, Conflict, NotFound, Transient
 from service.licensing import LicenceUnavailable, SeatLedger, SeatsBusy, SkuCatalog, has_sku
 from service.models import utcnow
@@ -21,6 +22,8 @@ MAX_UPN_VARIANTS = 50
 # A short lease, renewed before every step: a crashed worker delays the user by at most this long,
 # and every step is idempotent, so a lease that lapses mid-step costs a repeated call, never a duplicate.
 LEASE_S = 15
+# Steps that need Entra to show the account: a background pass runs one only with the poller's read.
+READINESS_STEPS = ("licence", "verify")
 # Link states the sign-in path must not act on (graded deprovisioning, B2B guests): say so plainly.
 NOT_FOR_LOGIN = {
     "disabled": "Your Office 365 account has been switched off. Ask your help desk to restore it.",
@@ -46,13 +49,14 @@ class Outcome:
     object_id: str | None = None
     message: str | None = None
     reference: str | None = None
+    since: object = None  # when provisioning of this user began (the link's created_at)
 
     @classmethod
     def of(cls, link):
         """The outcome a link records (a parked account is a failure the person can read)."""
         state = "failed" if link.state == "parked" else link.state
         return cls(state, link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
-                   link.last_error, link.reference)
+                   link.last_error, link.reference, link.created_at)
 
 
 class _Wait(Exception):
@@ -72,21 +76,15 @@ class Provisioner:
         self.seats = SeatLedger(settings, store, self.skus, sleep, clock)
         self.sleep, self.clock = sleep, clock
 
-    @metrics.timed_login
     def ensure(self, user, wait_s=0.0, reference=None):
-        """Advance the user towards ready for up to wait_s seconds; return the outcome."""
-        identity.validate_user(user)
-        location = identity.usage_location(user, self.s.o365_usage_location)
-        uid = user["user_id"]
-        iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
-        profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
-        profile["usage_location"] = location
-        link = links.get_or_create(self.store, uid, iid, profile)
-        if link.state == "ready":
-            return Outcome.of(link)
-        if link.state in NOT_FOR_LOGIN:
-            return Outcome("failed", uid, link.upn, link.immutable_id, link.entra_object_id,
-                           NOT_FOR_LOGIN[link.state], reference)
+        """Advance the user towards ready for up to wait_s seconds in this thread; return the outcome.
+
+        Jobs and scripts use it; requests use start() and let the background driver do the work.
+        """
+        link, profile, early = self._link_for(user, reference)
+        if early is not None:
+            return early
+        uid = link.auth0_user_id
         owner = uuid.uuid4().hex
         if not links.acquire(self.store, uid, owner, ttl_s=LEASE_S):
             return Outcome.of(links.get(self.store, uid))  # another request is on it: join
@@ -95,6 +93,64 @@ class Provisioner:
         finally:
             links.release(self.store, uid, owner)
 
+    @metrics.timed_login
+    def start(self, user, reference=None, retry_failed_before=None):
+        """Record the user for provisioning without calling Graph; return where it stands now.
+
+        A failed user is retried when this request began after the failure (a new login or POST),
+        not on the waiting page's refreshes of the login that saw it fail.
+        """
+        link, _profile, early = self._link_for(user, reference)
+        if early is not None:
+            return early
+        if link.state in ("failed", "parked") and retry_failed_before \
+                and links.utc(link.updated_at) < retry_failed_before:
+            links.save(self.store, link, state="pending", last_error=None)
+        return Outcome.of(link)
+
+    def advance(self, auth0_user_id, seen=None, reference=None):
+        """One background pass: run the steps that need no waiting, and a readiness step when `seen`
+        (the account as a batched read just returned it) is given; never sleeps. None when busy or done."""
+        link = links.get(self.store, auth0_user_id)
+        if link is None or link.state != "pending":
+            return None
+        if link.step in READINESS_STEPS and seen is None:
+            return Outcome.of(link)  # only the poller's read can move it on
+        owner = uuid.uuid4().hex
+        if not links.acquire(self.store, auth0_user_id, owner, ttl_s=LEASE_S):
+            return None
+        try:
+            link = links.get(self.store, auth0_user_id)  # fresh, now that the lease is ours
+            return self._drive(link, link.profile, 0.0, reference or link.reference, owner, True, seen)
+        finally:
+            links.release(self.store, auth0_user_id, owner)
+
+    def _link_for(self, user, reference):
+        """(link, profile, outcome to answer at once or None) for a user as a caller sent it."""
+        identity.validate_user(user)
+        location = identity.usage_location(user, self.s.o365_usage_location)
+        uid = user["user_id"]
+        iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
+        profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
+        profile["usage_location"] = location
+        link = links.get_or_create(self.store, uid, iid, profile)
+        if link.state == "ready":
+            return link, profile, Outcome.of(link)
+        if link.state in NOT_FOR_LOGIN:
+            return link, profile, Outcome("failed", uid, link.upn, link.immutable_id, link.entra_object_id,
+                                          NOT_FOR_LOGIN[link.state], reference, link.created_at)
+        return link, profile, None
+
+    def status(self, auth0_user_id):
+        """Where a known user stands, from the link table alone (no Graph call); None when unknown."""
+        link = links.get(self.store, auth0_user_id)
+        if link is None:
+            return None
+        if link.state in NOT_FOR_LOGIN:
+            return Outcome("failed", link.auth0_user_id, link.upn, link.immutable_id, link.entra_object_id,
+                           NOT_FOR_LOGIN[link.state], link.reference, link.created_at)
+        return Outcome.of(link)
+
     def resume(self, auth0_user_id, wait_s=0.0, reference=None):
         """Continue a known user's provisioning from its stored profile (status polls, jobs)."""
         link = links.get(self.store, auth0_user_id)
@@ -102,14 +158,27 @@ class Provisioner:
             return None if link is None else Outcome.of(link)
         return self.ensure({"user_id": auth0_user_id, **link.profile}, wait_s, reference)
 
-    def _drive(self, link, profile, wait_s, reference, owner):
-        """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes."""
+    def _drive(self, link, profile, wait_s, reference, owner, background=False, seen=None):
+        """Run steps until ready, failed, or the wait budget is spent, renewing the lease as it goes.
+
+        In the background a readiness step runs only on `seen` (the poller's batched read), once:
+        the next one waits for the poller's next read instead of a read and a sleep here.
+        """
         if link.state in ("failed", "parked"):
             links.save(self.store, link, state="pending", last_error=None)
-        deadline, delay = self.clock() + wait_s, 0.25
-        while link.state == "pending" and links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
+        deadline, delay, renewed = self.clock() + wait_s, 0.25, self.clock()
+        while link.state == "pending":
+            if self.clock() - renewed > LEASE_S / 3:  # the caller took the lease just now; renew as time passes
+                if not links.acquire(self.store, link.auth0_user_id, owner, LEASE_S):
+                    break
+                renewed = self.clock()
+            current = None
+            if background and link.step in READINESS_STEPS:
+                if seen is None:
+                    break
+                current, seen = seen, None
             try:
-                self._step(link, profile, reference)
+                self._step(link, profile, reference, current)
                 continue
             except _Wait as why:
                 links.save(self.store, link, last_error=str(why), attempts=link.attempts + 1)
@@ -127,16 +196,20 @@ class Provisioner:
             delay = min(delay * 2, 2.0)
         return Outcome.of(link)
 
-    def _step(self, link, profile, reference):
+    def _step(self, link, profile, reference, seen=None):
         """Run the step the link is at; each step is safe to repeat after a crash."""
-        handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create,
-                   "licence": self._license, "verify": self._verify}[link.step]
         with metrics.step(link.step):
-            handler(link, profile, reference)
+            if link.step in READINESS_STEPS:
+                handler = self._license if link.step == "licence" else self._verify
+                return handler(link, profile, reference, seen=seen)
+            handler = {"new": self._check_licence, "lookup": self._lookup, "create": self._create}[link.step]
+            return handler(link, profile, reference)
 
     def _check_licence(self, link, profile, reference):
         """Refuse before creating anything when no seat is left; a seat is promised to this user otherwise."""
-        self.seats.reserve(link, lambda: links.save(self.store, link, step="lookup"))
+        # Create first: Entra's uniqueness checks are immediate, so a conflict (not a prior read) tells
+        # us the account or its UPN exists already; _create_conflict then looks it up.
+        self.seats.reserve(link, lambda: links.save(self.store, link, step="create"))
 
     def _lookup(self, link, profile, reference):
         """Adopt an Entra user that already carries this ImmutableID (e.g. after a crash)."""
@@ -158,9 +231,6 @@ class Provisioner:
             raise _Failed("No free UPN was found for this user; check O365_UPN_TEMPLATE.")
         user = {"user_id": link.auth0_user_id, **profile}
         upn = identity.upn(user, self.s.o365_upn_template, self.s.o365_domain, link.upn_variant)
-        owner = self.graph.find_user_by_upn(upn, select=SELECT)
-        if owner is not None:
-            return self._upn_owner_seen(link, owner, upn, reference)
         body = identity.new_user_body(user, upn, link.immutable_id, profile["usage_location"])
         try:
             created = self.graph.create_user(body)
@@ -188,11 +258,11 @@ class Provisioner:
             return self._upn_owner_seen(link, owner, upn, reference)
         raise _Wait("the UPN is taken by an account Entra has not replicated yet")
 
-    def _license(self, link, profile, reference):
+    def _license(self, link, profile, reference, seen=None):
         """Assign the licence (usage location first for adopted accounts); 404 means replication."""
         entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans, seats=False)
         try:
-            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+            current = seen or self.graph.get_user(link.entra_object_id, select=SELECT)
             if has_sku(current, entry["skuId"]):
                 return self._licensed(link, entry, reference)
             if not current.get("usageLocation"):
@@ -220,10 +290,10 @@ class Provisioner:
                     disabled_plans=entry["disabledPlans"])
         links.save(self.store, link, licence_sku=self.s.o365_license_sku, step="verify")
 
-    def _verify(self, link, profile, reference):
+    def _verify(self, link, profile, reference, seen=None):
         """Ready once Entra returns the account with the licence (observed, not assumed)."""
         try:
-            current = self.graph.get_user(link.entra_object_id, select=SELECT)
+            current = seen or self.graph.get_user(link.entra_object_id, select=SELECT)
         except NotFound:
             raise _Wait("Entra does not show the account yet (replication)") from None
         if not current.get("assignedLicenses"):
@@ -232,6 +302,36 @@ class Provisioner:
                    ready_at=utcnow())
         metrics.first_login_ready(link.created_at)
         self._audit("o365.user.ready", "ok", link, reference, upn=link.upn, fact=link.entra_object_id)
+
+    def license_all(self, seen):
+        """Users at the licence step that a batched read shows ({auth0 user id: Graph user}): licences
+        assigned in `$batch` calls of 20, the assigned ones moved on together with one audit row each.
+        Returns the users to run through _license one by one (any other answer: its error policy applies)."""
+        try:
+            entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
+        except LicenceUnavailable:
+            return seen
+        held = [uid for uid, user in seen.items() if has_sku(user, entry["skuId"])]
+        todo = [uid for uid, user in seen.items() if uid not in held and user.get("usageLocation")]
+        answers = self.graph.batch([self.graph.assign_license_request(seen[uid]["id"], [entry]) for uid in todo])
+        done = held + [uid for uid, answer in zip(todo, answers) if item_error(answer) is None]
+
+        def audited(session, row):
+            audit.record(session, "entra.licence.assigned", "ok", row.auth0_user_id, row.entra_object_id,
+                         fact=f"{row.entra_object_id}:{self.s.o365_license_sku}", sku=self.s.o365_license_sku,
+                         disabled_plans=entry["disabledPlans"])
+        links.move_many(self.store, done, "licence", audited, licence_sku=self.s.o365_license_sku, step="verify")
+        return {uid: user for uid, user in seen.items() if uid not in done}
+
+    def ready_all(self, seen_licensed):
+        """Users at the verify step whose batched read shows the licence: ready together, one audit row each
+        (what _verify does for one user, without a pool pass and six statements per user)."""
+        def audited(session, row):
+            audit.record(session, "o365.user.ready", "ok", row.auth0_user_id, row.entra_object_id,
+                         fact=row.entra_object_id, upn=row.upn)
+            metrics.first_login_ready(row.created_at)
+        return links.move_many(self.store, seen_licensed, "verify", audited, state="ready", step="done",
+                               last_error=None, ready_at=utcnow())
 
     def _fail(self, link, why, reference):
         message = getattr(why, "message", None) or str(why)

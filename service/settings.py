@@ -58,7 +58,6 @@ class Settings:
     immutable_id_namespace: str = DEFAULT_IMMUTABLE_ID_NAMESPACE
     ca_bundle: str | None = None
     http_timeout: float = 10.0
-    login_wait_s: float = 3.0
     ready_budget_s: float = 600.0
     companion_api_audience: str | None = None
     dry_run: bool = False
@@ -93,6 +92,10 @@ class Settings:
     graph_dedup_window_s: float = 60.0
     rule_upn_pattern: str = "auth0-{uuid}@{domain}"
     rule_domains: tuple = ()
+    graph_ru_per_10s: int = 3500
+    graph_ru_storage_url: str = "memory://"
+    provision_threads: int = 16
+    provision_poll_s: float = 0.25
 
     def secret_values(self):
         """The secret values, so log filters can redact them."""
@@ -229,7 +232,6 @@ def _read_companion(r):
                                    "sqlite:///path/to/companion.db or postgresql://user:password@host:5432/db"),
         ca_bundle=_existing_file(r, "CA_BUNDLE"),
         http_timeout=r.number("HTTP_TIMEOUT_S", 10.0),
-        login_wait_s=r.number("LOGIN_WAIT_S", 3.0),
         ready_budget_s=r.number("READY_BUDGET_S", 600.0),
         dry_run=r.boolean("DRY_RUN"),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
@@ -391,6 +393,23 @@ def _read_rule(r):
     return dict(rule_upn_pattern=pattern, rule_domains=domains)
 
 
+def _read_scale(r):
+    """The shared Graph budget and the background provisioning driver."""
+    ru = r.number("GRAPH_RU_PER_10S", 3500)
+    r.check("GRAPH_RU_PER_10S", ru >= 0 and ru == int(ru),
+            "expected a whole number of resource units per 10 s (3500, 5000 or 8000 by tenant size; 0 = off)")
+    queue = r.get("QUEUE_URL", "")
+    storage = r.get("GRAPH_RU_STORAGE_URL", queue if queue.startswith(("redis://", "rediss://")) else "memory://")
+    r.check("GRAPH_RU_STORAGE_URL", storage.startswith(("redis://", "rediss://", "memory://")),
+            "expected redis://host:port/db (shared by every instance) or memory:// (this process only)")
+    threads = r.number("PROVISION_THREADS", 16)
+    r.check("PROVISION_THREADS", 1 <= threads <= 256 and threads == int(threads), "expected a whole number 1-256")
+    poll = r.number("PROVISION_POLL_S", 0.25)
+    r.check("PROVISION_POLL_S", 0.05 <= poll <= 60, "expected seconds between 0.05 and 60, e.g. 0.25")
+    return dict(graph_ru_per_10s=int(ru), graph_ru_storage_url=storage, provision_threads=int(threads),
+                provision_poll_s=poll)
+
+
 def is_country(code):
     """True for an ISO 3166-1 alpha-2 code in capitals, e.g. GB."""
     return bool(code) and len(code) == 2 and code.isupper() and pycountry.countries.get(alpha_2=code) is not None
@@ -401,7 +420,7 @@ def from_env(environ=None):
     r = _Reader(os.environ if environ is None else environ)
     values = {**_read_auth0(r), **_read_entra(r), **_read_companion(r), **_read_o365(r), **_read_sync(r),
               **_read_reconcile(r), **_read_auth0_events(r), **_read_operations(r), **_read_console(r),
-              **_read_rule(r)}
+              **_read_rule(r), **_read_scale(r)}
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(**values)

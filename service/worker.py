@@ -90,5 +90,6 @@ def run(settings, threads=4, redrive_after_s=120.0):
     scheduler = Scheduler(ctx, redrive_after_s)
     log.info("worker started", extra={"fields": {**summary(settings, threads), "schedule": dict(scheduler.plan)}})
     scheduler.start()
+    companion.driver.start()  # finishes pending provisioning even when no web process is running
     consumer = companion.queue.create_consumer(workers=threads, worker_type="thread", periodic=False)
     consumer.run()

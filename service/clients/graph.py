@@ -8,11 +8,13 @@ whose inner requests are all GETs.
 import re
 import time
 import uuid
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from service.clients._http import (RETRYABLE_EXCEPTIONS, Retrier, RetryPolicy, header, make_session,
                                    retry_after_s)
 from service.clients._http import json_body as _json
+from service.clients.budget import Budget, resource_units
+from service.clients.budget import from_settings as budget_from_settings
 from service.clients.entra import EntraTokens
 from service.errors import (AuthFailed, BadRequest, Conflict, DryRunBlocked, NotFound, Throttled,
                             Transient)
@@ -22,6 +24,7 @@ RETRY_STATUS = frozenset({429, 503, 504})
 READ_ONLY_ACTIONS = ("/getMemberGroups", "/checkMemberGroups", "/getMemberObjects", "/checkMemberObjects",
                      "/getByIds")
 BATCH_LIMIT = 20  # Learn graph/json-batching
+IN_LIMIT = 15  # values in one `in (…)` by default (Learn graph/filter-query-parameter, "in" operator note)
 DEFAULT_USER_SELECT = ("id", "userPrincipalName", "displayName", "mail", "accountEnabled",
                        "onPremisesImmutableId", "usageLocation", "assignedLicenses")
 # Duplicate UPN/ImmutableID/proxyAddresses (facts/graph.md §1.3; microsoft-graph-docs issue #1508).
@@ -74,6 +77,11 @@ def item_error(response):
     return translate_error(status, response.get("body"), response.get("headers")) if status >= 400 else None
 
 
+def _query(url):
+    """The query parameters of a URL as a dict (only their names matter for the RU cost)."""
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
 def _seg(value):
     """One URL path segment (ids, UPNs: `#EXT#` and `/` must not leak into the path)."""
     return quote(str(value), safe="@")
@@ -83,8 +91,9 @@ class GraphClient:
     """Calls Microsoft Graph v1.0 with an app-only token; every call goes through `_request`."""
 
     def __init__(self, *, tokens, base_url="https://graph.microsoft.com", session=None, ca_bundle=None,
-                 timeout=10.0, dry_run=False, retry=None, sleep=time.sleep, rng=None):
+                 timeout=10.0, dry_run=False, retry=None, sleep=time.sleep, rng=None, budget=None):
         self.api = f"{base_url.rstrip('/')}/v1.0"
+        self.budget = budget or Budget(0)
         self.tokens, self.timeout, self.dry_run = tokens, timeout, dry_run
         self.session = session or make_session(ca_bundle)
         self.retry = retry or RetryPolicy()
@@ -99,7 +108,7 @@ class GraphClient:
                              cert_path=s.entra_cert_path, cert_thumbprint=s.entra_cert_thumbprint,
                              session=make_session(s.ca_bundle), timeout=s.http_timeout)
         kwargs = dict(tokens=tokens, base_url=s.graph_base_url, ca_bundle=s.ca_bundle,
-                      timeout=s.http_timeout, dry_run=s.dry_run)
+                      timeout=s.http_timeout, dry_run=s.dry_run, budget=budget_from_settings(s))
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -139,8 +148,10 @@ class GraphClient:
         if priority:
             hdrs["x-ms-throttle-priority"] = priority  # facts/graph.md §4.1: user-initiated calls only
         hdrs.update(headers or {})
+        units = resource_units(method, urlsplit(url).path, _query(url), json)
 
         def send():
+            self.budget.take(units)  # every send, retries included, is paid from the shared window
             hdrs["Authorization"] = f"Bearer {self._token()}"
             return self.session.request(method, url, json=json, headers=hdrs, timeout=self.timeout)
 
@@ -220,6 +231,34 @@ class GraphClient:
         flt = f"userPrincipalName eq {odata_str(upn)}"
         return next(self.iter_users(flt, select or DEFAULT_USER_SELECT, top=1, priority=priority), None)
 
+    def users_by_ids(self, ids, select):
+        """{id: user} for the ids Entra shows now (absent: not replicated yet, or gone).
+
+        One `$filter=id in (…)` read per 15 ids, 20 such reads per `$batch` call: readiness of 300
+        pending users costs one HTTP call and 20 resource units.
+        """
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        params = {"$select": ",".join(select)}
+        requests = []
+        for start in range(0, len(ids), IN_LIMIT):
+            flt = f"id in ({','.join(odata_str(i) for i in ids[start:start + IN_LIMIT])})"
+            requests.append({"method": "GET", "url": "/users?" + urlencode({**params, "$filter": flt},
+                                                                        quote_via=quote, safe="$,")})
+        found = {}
+        answers = self.batch(requests) if len(requests) > 1 else [self._one_read(requests[0])]
+        for answer in answers:
+            error = item_error(answer)
+            if error is not None:
+                raise error
+            found.update({u["id"]: u for u in (answer.get("body") or {}).get("value", [])})
+        return found
+
+    def _one_read(self, request):
+        """A single read sent directly, shaped like a `$batch` answer (no batch needed for one)."""
+        return {"status": 200, "body": self._request("GET", request["url"])}
+
     def revoke_sign_in_sessions(self, user_id):
         """POST /users/{id}/revokeSignInSessions; True when Graph accepted it."""
         answer = self._request("POST", f"/users/{_seg(user_id)}/revokeSignInSessions")
@@ -239,10 +278,16 @@ class GraphClient:
 
     def assign_license(self, user_id, add, remove=(), *, priority=None):
         """POST /users/{id}/assignLicense; both arrays are always sent (facts/graph.md §2.1)."""
+        req = self.assign_license_request(user_id, add, remove)
+        return self._request("POST", req["url"], json=req["body"], priority=priority)
+
+    @staticmethod
+    def assign_license_request(user_id, add, remove=()):
+        """The assignLicense call as a `$batch` request ({method, url, body})."""
         body = {"addLicenses": [{"skuId": a["skuId"], "disabledPlans": list(a.get("disabledPlans") or [])}
                                 for a in add],
                 "removeLicenses": list(remove)}
-        return self._request("POST", f"/users/{_seg(user_id)}/assignLicense", json=body, priority=priority)
+        return {"method": "POST", "url": f"/users/{_seg(user_id)}/assignLicense", "body": body}
 
     def group_members(self, group_id, transitive=False, select=None):
         """Yield a group's members (directly, or transitively), page by page."""

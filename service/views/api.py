@@ -1,4 +1,10 @@
-"""JSON API for Actions that cannot redirect, and for pre-provisioning."""
+"""JSON API for Actions that cannot redirect, and for pre-provisioning.
+
+Graph is called only in the background (service/driver.py): an inline answer waits for the user's
+link to turn ready, within its budget, and otherwise answers pending — never a retry sleep here.
+"""
+import datetime as dt
+import time
 from urllib.parse import quote
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -10,6 +16,7 @@ from service.views.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 INLINE_WAIT_S = 5.0  # an Action has 20 s in all and should keep each call under 10 s
+INLINE_CHECK_S = 0.2  # how often an inline answer re-reads the link (a database read, not Graph)
 MODES = ("inline", "async")
 
 
@@ -56,9 +63,21 @@ def _user_from_body(claims):
 def provision():
     """Provision inline (200 when ready within a few seconds) or start it (202 with a status URL)."""
     user, mode = _user_from_body(_caller())
-    wait_s = INLINE_WAIT_S if mode == "inline" else 0.0
-    outcome = current_app.extensions["companion"].provisioner.ensure(user, wait_s, g.request_id)
+    companion = current_app.extensions["companion"]
+    outcome = companion.provisioner.start(user, g.request_id, retry_failed_before=dt.datetime.now(dt.timezone.utc))
+    if outcome.state == "pending":
+        companion.driver.kick(outcome.auth0_user_id)
+        if mode == "inline":
+            outcome = _wait_for(companion, outcome, time.monotonic() + INLINE_WAIT_S)
     return _answer(outcome)
+
+
+def _wait_for(companion, outcome, deadline):
+    """The user's outcome once it is no longer pending, or pending at the deadline."""
+    while outcome.state == "pending" and time.monotonic() + INLINE_CHECK_S < deadline:
+        time.sleep(INLINE_CHECK_S)
+        outcome = companion.provisioner.status(outcome.auth0_user_id) or outcome
+    return outcome
 
 
 @bp.get("/o365/provision/<path:user_id>")
@@ -67,7 +86,10 @@ def status(user_id):
     claims = _caller()
     identity.check_user_id(user_id)
     _authorize(claims, callers.READ, user_id)
-    outcome = current_app.extensions["companion"].provisioner.resume(user_id, 1.0, g.request_id)
+    companion = current_app.extensions["companion"]
+    outcome = companion.provisioner.status(user_id)
+    if outcome is not None and outcome.state == "pending":
+        companion.driver.kick(user_id)  # a poll also nudges work nobody is doing (e.g. after a restart)
     if outcome is None:
         raise ApiError(404, "not_found", "No provisioning is known for this user; POST /v1/o365/provision first.")
     return _answer(outcome)

@@ -1,4 +1,9 @@
-"""The browser leg of the Office 365 login: the Action redirects here, we provision, then continue."""
+"""The browser leg of the Office 365 login: the Action redirects here, we provision, then continue.
+
+No request waits on Graph: the first visit records the user and queues the work in the background;
+the waiting page comes back when the account should be ready, and continues once it is.
+"""
+import datetime as dt
 import logging
 from urllib.parse import urlencode
 
@@ -11,7 +16,6 @@ from service.provisioning import PROFILE_KEYS
 
 bp = Blueprint("o365", __name__)
 log = logging.getLogger("companion.o365")
-REFRESH_S = 2
 # What a person reads when Entra, Graph or Auth0 fails us; the operator's detail goes to the log only.
 BUSY_TEXT = "Office 365 is busy right now. Please try again in a few minutes."
 BROKEN_TEXT = "Your Office 365 account cannot be set up right now. Please try again later."
@@ -28,7 +32,9 @@ def start():
         claims = tokens.verify_session_token(session_token, companion.settings)
         g.o365_sub = claims["sub"]  # lets the error handlers offer the way back to Auth0
         user = {**_user_fields(claims.get("user")), "user_id": claims["sub"]}
-        outcome = companion.provisioner.ensure(user, companion.settings.login_wait_s, g.request_id)
+        outcome = companion.provisioner.start(user, g.request_id, retry_failed_before=_began(claims))
+        if outcome.state == "pending":
+            companion.driver.kick(outcome.auth0_user_id)
     except tokens.TokenRejected as why:
         return _failed(f"{why} Open Office 365 again to restart.", None, 400)
     except identity.InvalidUser as why:
@@ -40,7 +46,13 @@ def start():
     if outcome.state == "failed":
         return _failed(outcome.message, _continue_url(companion, state, outcome.auth0_user_id, "failed",
                                                       reason=outcome.message, reference=g.request_id), 200)
-    return _waiting()
+    return _waiting(companion.driver.refresh_after(outcome))
+
+
+def _began(claims):
+    """When this login began (the session token's iat): a failure older than that is retried."""
+    iat = claims.get("iat")
+    return dt.datetime.fromtimestamp(iat, dt.timezone.utc) if isinstance(iat, (int, float)) else None
 
 
 def _user_fields(payload):
@@ -57,8 +69,8 @@ def _continue_url(companion, state, sub, status, **claims):
     return f"https://{companion.settings.auth0_domain}/continue?{query}"
 
 
-def _waiting():
-    response = current_app.make_response(render_template("waiting.html", refresh_s=REFRESH_S,
+def _waiting(refresh_s):
+    response = current_app.make_response(render_template("waiting.html", refresh_s=refresh_s,
                                                          refresh_url=request.full_path))
     response.headers["Cache-Control"] = "no-store"
     return response

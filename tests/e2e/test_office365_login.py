@@ -18,7 +18,7 @@ def _user(n="1", **over):
 
 
 def test_first_login_redirects_waits_and_emits_claims_matching_entra(stack):
-    stack.graph.configure(replication_lag_s=4.5)  # longer than LOGIN_WAIT_S, so a waiting page shows
+    stack.graph.configure(replication_lag_s=4.5)  # long enough that waiting pages show
     report = stack.login(_user("jane", name="Jane Doe"))
     assert report["outcome"] == "allowed", report
     assert report["waiting_pages"] >= 1

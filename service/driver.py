@@ -1,0 +1,208 @@
+"""Background provisioning: requests never wait on Graph; a bounded pool runs the steps and one poller
+per deployment observes readiness for every pending user in batched reads.
+
+- kick(user) (from a request, in any process) queues the user's next steps in this process's pool:
+  the seat check, the create. Nothing in the request thread calls Graph or sleeps.
+- The poller runs in every web process and in the worker, but only the holder of one database lease
+  works (service/leases.py), so a deployment of any size reads Graph once per round. Each round reads
+  every user waiting on replication with `$filter=id in (…)` (15 ids per read, 20 reads per `$batch`),
+  hands the ones Entra shows to the pool (assign the licence; or mark ready once the licence is seen),
+  and re-drives users nobody is working on — an abandoned browser, a lost process, a pre-provisioning
+  with no browser at all — so every pending provisioning finishes, whoever started it.
+"""
+import datetime as dt
+import logging
+import itertools
+import math
+import queue
+import threading
+import time
+import uuid
+
+from service import leases, links
+from service.cache import cached_value
+from service.models import utcnow
+from service.provisioning import READINESS_STEPS, SELECT
+
+log = logging.getLogger("companion.driver")
+LEASE_NAME = "provisioning-poller"
+LEASE_TTL_S = 5.0
+BATCH = 20                   # licences per `$batch` call (Graph's limit)
+MAX_WAITING_PER_ROUND = 600  # two `$batch` calls; older users first, the rest next round
+SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per attempt) is re-driven
+SWEEP_MAX_S = 120.0
+SLOW_AFTER_S, SLOW_EVERY_S = 60.0, 10.0  # a user invisible for a minute is read every 10 s, not every round
+DEFAULT_TYPICAL_S = 2.0      # until the deployment has seen its own replication lag
+REFRESH_MIN_S, REFRESH_MAX_S = 1, 3  # meta refresh takes whole seconds; 3 keeps a late arrival under lag + 3 s
+
+
+def refresh_s(since, typical_s, now):
+    """Seconds until the waiting page asks again: when this user should be ready (1 to 3 s); once that
+    has passed, every second at first, then less often the longer it is overdue (a slow day is not
+    made slower by refreshes)."""
+    if since is None:
+        return REFRESH_MIN_S
+    left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
+    wait = math.ceil(left) if left > 0 else 1 + int(-left // 8)
+    return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
+
+
+class Driver:
+    """The pool that runs provisioning steps in the background, and the readiness poller."""
+
+    def __init__(self, provisioner, settings, clock=time.monotonic):
+        self.p, self.store, self.graph = provisioner, provisioner.store, provisioner.graph
+        self.threads, self.poll_s, self.clock = settings.provision_threads, settings.provision_poll_s, clock
+        self.owner = uuid.uuid4().hex
+        self._queue, self._workers, self._busy, self._lock = queue.PriorityQueue(), [], set(), threading.Lock()
+        self._order = itertools.count()  # FIFO within a priority
+        self._stop, self._thread = threading.Event(), None
+        self.lag_s = None  # moving estimate of link creation → Entra shows the account (leader only)
+        self.reads = 0     # batched readiness reads sent (benchmarks, tests)
+        self._last_read = {}  # auth0 user id → when the poller last read it (leader only)
+        self.typical_ready_s = cached_value(self._typical_ready_s, 5.0)
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def kick(self, auth0_user_id, seen=None):
+        """Queue one background pass for the user (no-op while one is queued or running here)."""
+        # A user Entra already shows is nearer to ready than one still to create: it goes first.
+        return self._submit([auth0_user_id], self._run, auth0_user_id, seen, first=seen is not None)
+
+    def _submit(self, auth0_user_ids, fn, *args, first=False):
+        """Run fn(*args) on the pool unless one of these users is already queued or running here."""
+        with self._lock:
+            if self._busy.intersection(auth0_user_ids):
+                return False
+            self._busy.update(auth0_user_ids)
+            while len(self._workers) < self.threads:
+                self._workers.append(threading.Thread(target=self._work, name="provision", daemon=True))
+                self._workers[-1].start()
+        self._queue.put((0 if first else 1, next(self._order), (auth0_user_ids, fn, args)))
+        return True
+
+    def _work(self):
+        # Daemon threads, not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a
+        # worker sleeping out a Graph Retry-After would hold a stopping process (and act after it).
+        # Dying mid-step is safe: every step is idempotent and the sweep picks the user up again.
+        while True:
+            _priority, _n, item = self._queue.get()
+            if item is None:
+                return
+            auth0_user_ids, fn, args = item
+            try:
+                fn(*args)
+            except Exception:  # one bug must not stop the pool; the sweep retries the users later
+                log.exception("background provisioning failed", extra={"fields": {"users": len(auth0_user_ids)}})
+            finally:
+                with self._lock:
+                    self._busy.difference_update(auth0_user_ids)
+
+    def _run(self, auth0_user_id, seen):
+        self.p.advance(auth0_user_id, seen)
+
+    def _license(self, visible):
+        """Assign licences for up to 20 users in one `$batch`; the rest go through their step one by one."""
+        for uid, user in self.p.license_all(visible).items():
+            self.p.advance(uid, user)
+
+    def idle(self):
+        """True when no pass is queued or running in this process."""
+        with self._lock:
+            return not self._busy
+
+    def refresh_after(self, outcome):
+        """Seconds the waiting page should wait for this pending outcome."""
+        return refresh_s(outcome.since, self.typical_ready_s(), utcnow())
+
+    def _typical_ready_s(self):
+        recent = links.recent_ready_seconds(self.store)
+        return sorted(recent)[len(recent) // 2] if recent else DEFAULT_TYPICAL_S
+
+    # -- the poller --------------------------------------------------------------------------------
+
+    def start(self):
+        """Start the poller thread (once per process)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="provisioning-poller", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self):
+        """Stop the poller and the pool threads (passes already running finish)."""
+        self._stop.set()
+        for _ in self._workers:
+            self._queue.put((-1, next(self._order), None))
+
+    def _loop(self):
+        # The lease is written at half its life, not every round: few writes, and a lost leader is
+        # replaced within LEASE_TTL_S. Two leaders for a moment are harmless (per-user leases).
+        leader, renew_at = False, 0.0
+        while not self._stop.wait(self.poll_s):
+            try:
+                if self.clock() >= renew_at:
+                    leader = leases.acquire(self.store, LEASE_NAME, self.owner, LEASE_TTL_S)
+                    renew_at = self.clock() + LEASE_TTL_S / 2
+                if leader:
+                    self.tick()
+            except Exception:  # a database or Graph hiccup: the next round tries again
+                leader, renew_at = False, 0.0
+                log.exception("provisioning poller round failed")
+
+    def tick(self):
+        """One round: re-drive users nobody works on, read the waiting ones in batches, hand on the seen."""
+        now = utcnow()
+        pending = links.pending_unleased(self.store, now)
+        waiting = [x for x in pending if x.step in READINESS_STEPS and x.entra_object_id]
+        for link in pending:
+            if link.step not in READINESS_STEPS and self._stale(link, now):
+                self.kick(link.auth0_user_id)
+        due = [x for x in waiting if self._due(x, now)][:MAX_WAITING_PER_ROUND]
+        if not due:
+            return 0
+        seen = self.graph.users_by_ids([x.entra_object_id for x in due], SELECT)
+        self.reads += math.ceil(len(due) / 15)
+        recent = {k: v for k, v in self._last_read.items() if (now - v).total_seconds() < 2 * SLOW_EVERY_S}
+        self._last_read = recent | {x.auth0_user_id: now for x in due}
+        visible, licensed = {}, []
+        for link in due:
+            user = seen.get(link.entra_object_id)
+            if user is None:
+                continue
+            self._learn_lag(link, now)
+            if link.step == "licence":
+                visible[link.auth0_user_id] = user
+            elif user.get("assignedLicenses"):
+                licensed.append(link.auth0_user_id)
+        if licensed:
+            self.p.ready_all(licensed)
+        with self._lock:
+            items = [(uid, user) for uid, user in visible.items() if uid not in self._busy]
+        for start in range(0, len(items), BATCH):  # chunks in parallel on the pool, each one `$batch` call
+            chunk = dict(items[start:start + BATCH])
+            self._submit(list(chunk), self._license, chunk, first=True)
+        return len(due)
+
+    def _stale(self, link, now):
+        after = min(SWEEP_MAX_S, SWEEP_AFTER_S * 2 ** min(link.attempts, 10))
+        return (now - links.utc(link.updated_at)).total_seconds() >= after
+
+    def _due(self, link, now):
+        """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), then
+        a little less often the longer it waits past that (up to 0.5 s apart; every 10 s after a minute)."""
+        age = (now - links.utc(link.created_at)).total_seconds()
+        gate = 0.8 * self.lag_s if link.step == "licence" and self.lag_s is not None else 0.0
+        if age < gate:
+            return False
+        last = self._last_read.get(link.auth0_user_id)
+        if age >= SLOW_AFTER_S:
+            every = SLOW_EVERY_S
+        else:  # a licence just assigned is read next round; replication is read at most 0.5 s apart
+            every = 0.0 if link.step == "verify" else min(0.5, 0.1 * (age - gate))
+        return last is None or (now - last).total_seconds() >= every
+
+    def _learn_lag(self, link, now):
+        if link.step != "licence":
+            return
+        took = (now - links.utc(link.created_at)).total_seconds()
+        self.lag_s = took if self.lag_s is None else 0.8 * self.lag_s + 0.2 * took

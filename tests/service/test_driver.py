@@ -1,0 +1,118 @@
+"""The background driver against the running Graph emulator: batched readiness reads, the sweep."""
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import select, update
+
+from service import links
+from service.clients.graph import GraphClient
+from service.db import Store, migrate
+from service.driver import Driver, refresh_s
+from service.models import AuditEvent, Link
+from service.provisioning import Provisioner
+from service.settings import from_env
+from tests.support import emulators as emu
+from tests.support.env import companion_env
+
+
+@pytest.fixture
+def driver(graph, auth0, tmp_path):
+    settings = from_env(companion_env(graph, auth0, f"sqlite:///{tmp_path}/d.db"))
+    store = Store(settings.database_url)
+    migrate(store.engine)
+    made = Driver(Provisioner(settings, store, GraphClient.from_settings(settings)), settings)
+    yield made
+    made.stop()
+
+
+def _user(i):
+    return {"user_id": f"google-oauth2|drv{i:03d}", "email": f"drv{i}@gmail.com", "name": f"Driver {i}"}
+
+
+def _run_until_ready(driver, ids, timeout=60):
+    """Poller rounds (as the lease holder runs them) until every user is ready; the number of rounds."""
+    rounds, deadline = 0, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        while not driver.idle():
+            time.sleep(0.02)
+        if all(links.get(driver.store, uid).state == "ready" for uid in ids):
+            return rounds
+        driver.tick()
+        rounds += 1
+        time.sleep(0.2)
+    raise AssertionError("users did not become ready")
+
+
+def _calls(graph):
+    return graph.stats()["requests"]
+
+
+def test_one_batched_read_per_fifteen_waiting_users_and_licences_in_batches(graph, driver):
+    graph.configure(replication_lag_s=1.0)
+    users = [_user(i) for i in range(40)]
+    for user in users:
+        assert driver.p.start(user).state == "pending"
+        driver.kick(user["user_id"])
+    rounds = _run_until_ready(driver, [u["user_id"] for u in users])
+    calls = _calls(graph)
+    assert calls.get("POST /v1.0/users") == 40
+    assert calls.get("POST /v1.0/users/{id}/assignLicense") == 40
+    assert calls.get("GET /v1.0/users/{id}", 0) == 0  # nobody polls one user at a time
+    reads = calls.get("GET /v1.0/users", 0)  # each a `$filter=id in (…)` of up to 15 ids, inside $batch
+    assert reads == driver.reads and reads <= 3 * rounds  # ⌈40 / 15⌉ = 3 per round at most
+    assert calls.get("POST /v1.0/$batch", 0) <= 2 * rounds  # reads, and the licences assigned 20 a call
+    assert calls["POST /v1.0/$batch"] < calls["POST /v1.0/users/{id}/assignLicense"]
+    assert (calls["POST /v1.0/users"] + calls["POST /v1.0/users/{id}/assignLicense"] + reads) / 40 <= 4
+    entra = [u for u in graph.state()["users"] if u["userPrincipalName"].endswith("@" + emu.FEDERATED_DOMAIN)]
+    assert len(entra) == 40 and all(u["assignedLicenses"] for u in entra)
+    with driver.store.session() as session:  # readied in bulk: still one audit row per user
+        ready = session.scalars(select(AuditEvent.auth0_user_id).where(AuditEvent.action == "o365.user.ready")).all()
+    assert sorted(ready) == sorted(u["user_id"] for u in users)
+
+
+def test_ready_only_after_a_read_shows_the_licence(graph, driver):
+    graph.configure(replication_lag_s=0.5)
+    uid = _user(1)["user_id"]
+    driver.p.start(_user(1))
+    driver.kick(uid)
+    while not driver.idle():
+        time.sleep(0.02)
+    link = links.get(driver.store, uid)
+    assert (link.state, link.step) == ("pending", "licence")  # created; nothing reads it but the poller
+    time.sleep(0.6)
+    driver.tick()
+    while not driver.idle():
+        time.sleep(0.02)
+    assert links.get(driver.store, uid).step == "verify"  # assigned, not yet seen with its licence
+    _run_until_ready(driver, [uid])
+
+
+def test_the_sweep_finishes_an_abandoned_first_login(graph, driver):
+    """A browser that never came back, its process gone mid-way: nothing but the poller runs."""
+    graph.configure(replication_lag_s=0.5)
+    uid = _user(2)["user_id"]
+    driver.p.ensure(_user(2), wait_s=0)  # created by a request that then went away (licence step, 404)
+    link = links.get(driver.store, uid)
+    assert (link.state, link.step) == ("pending", "licence")
+    links.save(driver.store, link, lease_owner="dead-process", lease_until=links.utc(link.updated_at))
+    _run_until_ready(driver, [uid])
+
+
+def test_the_sweep_finishes_a_pre_provisioning_nobody_kicked(graph, driver):
+    """An async POST recorded the user (the process died before its pool ran): the sweep starts it."""
+    graph.configure(replication_lag_s=1.0)
+    uid = _user(3)["user_id"]
+    driver.p.start(_user(3))
+    stale = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    with driver.store.session() as session:  # age the row as if it had waited for minutes
+        session.execute(update(Link).where(Link.auth0_user_id == uid).values(updated_at=stale))
+    _run_until_ready(driver, [uid])
+
+
+def test_refresh_is_short_first_then_tracks_the_typical_wait():
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert refresh_s(now, 10.0, now) == 3          # long lag: at most 3 s between checks
+    assert refresh_s(now, 2.0, now) == 2
+    assert refresh_s(now - dt.timedelta(seconds=5), 2.0, now) == 1  # overdue: check every second
+    assert refresh_s(None, 2.0, now) == 1
