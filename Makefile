@@ -21,7 +21,7 @@ sandbox: setup
 	$(PY) -m service sandbox
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadfile
 	cd auth0_actions && node --test
 
 bench-first-login: setup

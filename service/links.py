@@ -13,15 +13,16 @@ def get(store, auth0_user_id):
         return session.get(Link, auth0_user_id)
 
 
-def get_or_create(store, auth0_user_id, immutable_id, profile):
-    """The link for an Auth0 user, created pending on first sight (safe under concurrency)."""
+def get_or_create(store, auth0_user_id, immutable_id, profile, reference=None):
+    """The link for an Auth0 user, created pending on first sight (safe under concurrency); reference is the
+    request that first asked, so a failure in the background names the id the person was shown."""
     existing = get(store, auth0_user_id)
     if existing is not None:
         return existing
     try:
         with store.session() as session:
             session.add(Link(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending",
-                             step="new", upn_variant=0, attempts=0, profile=profile))
+                             step="new", upn_variant=0, attempts=0, profile=profile, reference=reference))
     except IntegrityError:
         pass  # another request created it first; both then read the same row
     return get(store, auth0_user_id)

@@ -11,7 +11,7 @@ import uuid
 
 from service import audit, identity, links, metrics
 from service.clients.graph import item_error
-from service.errors import BadRequest, Conflict, NotFound, Transient
+from service.errors import AuthFailed, BadRequest, Conflict, NotFound, Transient
 from service.licensing import LicenceUnavailable, SeatLedger, SeatsBusy, SkuCatalog, has_sku
 from service.models import utcnow
 
@@ -34,6 +34,8 @@ NOT_FOR_LOGIN = {
 # An account made but not licensed because seats ran out waits in this state; the seat check finishes it.
 PARKED = ("No Office 365 licence is free right now. Your account is kept and will be finished automatically "
           "as soon as a licence is free; try again later.")
+# What a person reads when our own configuration fails (the operator's detail goes to the log).
+UNAVAILABLE = "Your Office 365 account cannot be set up right now. Please try again later."
 PROFILE_KEYS = ("email", "email_verified", "name", "nickname", "given_name", "family_name",
                 "username", "connection", "usage_location")
 
@@ -105,7 +107,7 @@ class Provisioner:
             return early
         if link.state in ("failed", "parked") and retry_failed_before \
                 and links.utc(link.updated_at) < retry_failed_before:
-            links.save(self.store, link, state="pending", last_error=None)
+            links.save(self.store, link, state="pending", last_error=None, reference=reference)
         return Outcome.of(link)
 
     def advance(self, auth0_user_id, seen=None, reference=None):
@@ -133,7 +135,7 @@ class Provisioner:
         iid = identity.immutable_id(uid, self.s.immutable_id_namespace)
         profile = {k: user.get(k) for k in PROFILE_KEYS if user.get(k) is not None}
         profile["usage_location"] = location
-        link = links.get_or_create(self.store, uid, iid, profile)
+        link = links.get_or_create(self.store, uid, iid, profile, reference)
         if link.state == "ready":
             return link, profile, Outcome.of(link)
         if link.state in NOT_FOR_LOGIN:
@@ -188,6 +190,10 @@ class Provisioner:
                 links.save(self.store, link, last_error=str(why))
             except (_Failed, LicenceUnavailable, BadRequest, identity.InvalidUser) as why:
                 self._fail(link, why, reference)
+                break
+            except AuthFailed as why:  # e.g. a wrong or expired Entra secret: the operator must act
+                log.warning("upstream error", extra={"fields": {**why.log_fields(), "request_id": reference}})
+                self._fail(link, _Failed(UNAVAILABLE), reference)
                 break
             remaining = deadline - self.clock()
             if remaining <= 0:

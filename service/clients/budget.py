@@ -71,7 +71,7 @@ class Budget:
             return
         units = min(int(units), self.limit)
         deadline = self.clock() + self.max_wait_s
-        while not self.limiter.hit(self.item, self.key, cost=units):
+        while not self._hit(units):
             reset = self.limiter.get_window_stats(self.item, self.key).reset_time
             pause = min(max(0.05, reset - self.clock()), 1.0)  # re-check often: others' RUs age out too
             if self.clock() + pause > deadline:
@@ -79,6 +79,16 @@ class Budget:
                                 retry_after=max(1, round(reset - self.clock())), vendor="graph", code="budget")
             self.sleep(pause)
             self.waited_s += pause
+
+    def _hit(self, units):
+        """Take units from the window; an unreachable store lets the call through (Graph's own 429s still
+        count) rather than failing every sign-in because Redis is down."""
+        try:
+            return self.limiter.hit(self.item, self.key, cost=units)
+        except Exception as why:  # the storage backend's own errors (redis ConnectionError, timeouts)
+            log.warning("Graph budget store unreachable; call not counted",
+                        extra={"fields": {"error": type(why).__name__}})
+            return True
 
     def used(self):
         """RUs spent in the current 10 s window (0 when off)."""

@@ -12,13 +12,13 @@ from werkzeug.exceptions import HTTPException
 
 from service import identity, tokens
 from service.errors import CompanionError, Transient
-from service.provisioning import PROFILE_KEYS
+from service.provisioning import PROFILE_KEYS, UNAVAILABLE
 
 bp = Blueprint("o365", __name__)
 log = logging.getLogger("companion.o365")
 # What a person reads when Entra, Graph or Auth0 fails us; the operator's detail goes to the log only.
 BUSY_TEXT = "Office 365 is busy right now. Please try again in a few minutes."
-BROKEN_TEXT = "Your Office 365 account cannot be set up right now. Please try again later."
+BROKEN_TEXT = UNAVAILABLE
 
 
 @bp.get("/o365/start")
@@ -44,8 +44,10 @@ def start():
         return redirect(_continue_url(companion, state, outcome.auth0_user_id, "ready", upn=outcome.upn,
                                       immutable_id=outcome.immutable_id, object_id=outcome.object_id), 302)
     if outcome.state == "failed":
+        reference = outcome.reference or g.request_id  # the id the log line of the failure carries
         return _failed(outcome.message, _continue_url(companion, state, outcome.auth0_user_id, "failed",
-                                                      reason=outcome.message, reference=g.request_id), 200)
+                                                      reason=outcome.message, reference=reference), 200,
+                       reference)
     return _waiting(companion.driver.refresh_after(outcome))
 
 
@@ -76,8 +78,9 @@ def _waiting(refresh_s):
     return response
 
 
-def _failed(message, continue_url, status):
-    html = render_template("failed.html", message=message, reference=g.request_id, continue_url=continue_url)
+def _failed(message, continue_url, status, reference=None):
+    html = render_template("failed.html", message=message, reference=reference or g.request_id,
+                           continue_url=continue_url)
     return html, status, {"Cache-Control": "no-store"}
 
 

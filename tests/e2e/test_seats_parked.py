@@ -39,11 +39,16 @@ def test_parked_accounts_are_alerted_once_and_finished_when_seats_come_back(make
         for uid in ids:
             body = {"user_id": uid, "email": f"{uid[6:]}@example.com", "mode": "async"}
             assert _call(stack, "POST", uid, body).status_code == 202
-        _free(graph, 0)  # the seats go elsewhere meanwhile
+        # the background driver creates both accounts (each with its seat promised) …
+        stack.wait(lambda: len(_accounts(graph)) == 2, what="both accounts created")
+        _free(graph, 0)  # … and the seats go elsewhere meanwhile
         graph.configure(replication_lag_s=0)
-        answers = [_call(stack, "GET", uid) for uid in ids]
+        # the background driver reaches the licence step once Entra shows the accounts, and parks them
+        answers = stack.wait(lambda: (lambda got: got if all(a.status_code != 202 for a in got) else None)(
+            [_call(stack, "GET", uid) for uid in ids]), what="both accounts parked")
         assert [a.status_code for a in answers] == [422, 422]
-        assert all("finished automatically" in a.json()["error"]["message"] for a in answers)
+        assert all("finished automatically" in a.json()["error"]["message"] for a in answers), \
+            [a.json() for a in answers]
         stack.wait(lambda: any("No ENTERPRISEPACK licences left" in m["text"] for m in slack.messages),
                    what="seats-out alert")
         _free(graph, 2)

@@ -19,9 +19,9 @@ def client(tmp_path):
 
 
 def _start(app, failure):
-    def ensure(*_args):
+    def start(*_args, **_kwargs):
         raise failure
-    app.extensions["companion"].provisioner.ensure = ensure
+    app.extensions["companion"].provisioner.start = start
     now = int(time.time())
     token = jwt.encode({"iss": GOOD["AUTH0_DOMAIN"], "sub": "auth0|p1", "iat": now, "exp": now + 60},
                        GOOD["COMPANION_SECRET"], algorithm="HS256")

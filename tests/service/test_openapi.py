@@ -137,7 +137,7 @@ def test_an_upstream_failure_on_the_browser_leg_is_a_page_inside_the_description
 
     def fail(*_args, **_kwargs):
         raise Transient("Graph unavailable") if error == "transient" else RuntimeError("bug")
-    app.extensions["companion"].provisioner.ensure = fail
+    app.extensions["companion"].provisioner.start = fail
     now = int(time.time())
     token = jwt.encode({"iss": GOOD["AUTH0_DOMAIN"], "sub": "google-oauth2|p", "iat": now, "exp": now + 60},
                        GOOD["COMPANION_SECRET"], algorithm="HS256")
