@@ -6,6 +6,9 @@ from it, as it would from the tenant.
 import pytest
 import requests
 
+from service import identity
+from service.settings import DEFAULT_IMMUTABLE_ID_NAMESPACE
+
 from tests.e2e.conftest import Stack
 from tests.support.openapi import described
 
@@ -48,14 +51,18 @@ def _status(stack, user_id, headers):
                           headers=headers)
 
 
-def _created(stack):
-    return stack.graph.stats()["requests"].get("POST /v1.0/users", 0)
+def _created(stack, user_id):
+    """Entra accounts made for user_id (by ImmutableID: other tests' users are made in the background)."""
+    iid = identity.immutable_id(user_id, DEFAULT_IMMUTABLE_ID_NAMESPACE)
+    return len([u for u in stack.graph.state()["users"] if u.get("onPremisesImmutableId") == iid])
 
 
 def test_a_machine_needs_the_permission_for_each_operation(rs_stack, auth0):
     bare = _token(auth0, **MACHINE, scope="read:users")
     assert _provision(rs_stack, "google-oauth2|m1", bare).status_code == 403
-    assert _created(rs_stack) == 0  # refused before anything was written
+    assert _created(rs_stack, "google-oauth2|m1") == 0  # refused before anything was written
+    reader = _token(auth0, **MACHINE, permissions=["read:office365"])
+    assert _status(rs_stack, "google-oauth2|m1", reader).status_code == 404
     may_provision = _token(auth0, **MACHINE, scope="provision:office365")
     assert _provision(rs_stack, "google-oauth2|m1", may_provision).status_code in (200, 202)
     denied = _status(rs_stack, "google-oauth2|m1", may_provision)
@@ -69,7 +76,10 @@ def test_a_person_acts_on_themselves_only(rs_stack, auth0):
     other = _provision(rs_stack, "google-oauth2|victim", alice)
     assert other.status_code == 403 and other.json()["error"]["field"] == "user_id"
     assert _status(rs_stack, "google-oauth2|victim", alice).status_code == 403
-    assert _created(rs_stack) == 0
+    assert _created(rs_stack, "google-oauth2|victim") == 0
+    # nothing recorded either (the request path writes the link before any background work could start)
+    reader = _token(auth0, **MACHINE, permissions=["read:office365"])
+    assert _status(rs_stack, "google-oauth2|victim", reader).status_code == 404
     assert _provision(rs_stack, "google-oauth2|alice", alice).status_code in (200, 202)
     assert _status(rs_stack, "google-oauth2|alice", alice).status_code in (200, 202)
     without = _token(auth0, sub="google-oauth2|bob")
@@ -83,7 +93,9 @@ def test_a_person_acts_on_themselves_only(rs_stack, auth0):
 ])
 def test_tokens_that_mix_the_two_shapes_are_refused(rs_stack, auth0, claims):
     assert _provision(rs_stack, "google-oauth2|x", _token(auth0, **claims)).status_code == 403
-    assert _created(rs_stack) == 0
+    assert _created(rs_stack, "google-oauth2|x") == 0
+    reader = _token(auth0, **MACHINE, permissions=["read:office365"])
+    assert _status(rs_stack, "google-oauth2|x", reader).status_code == 404
 
 
 def test_unknown_key_ids_read_the_jwks_at_most_once_per_interval_per_process(rs_stack, auth0):
