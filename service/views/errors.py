@@ -10,6 +10,7 @@ from service.licensing import LicenceUnavailable
 
 log = logging.getLogger("companion.errors")
 BROWSER_BLUEPRINTS = ("o365",)  # people in a browser get a page, never JSON
+CONSOLE_PREFIX = "/admin"  # the operator console's pages; a routing error there (e.g. 405) has no blueprint
 PAGE_RETRY = "Office 365 sign-in could not be completed right now. Please open Office 365 again in a few minutes."
 PAGE_RESTART = "This sign-in link cannot be used. Open Office 365 again to restart."
 
@@ -34,6 +35,10 @@ def _reply(status, code, message, field=None, reference=None):
     if request.blueprint in BROWSER_BLUEPRINTS:
         page = render_template("failed.html", message=PAGE_RETRY if status >= 500 else PAGE_RESTART,
                                reference=reference or g.get("request_id"), continue_url=None)
+        return page, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
+    if request.blueprint is None and (request.path + "/").startswith(CONSOLE_PREFIX + "/"):
+        page = render_template("console/message.html", title="That page cannot be used this way",
+                               message="Go back to the console and use its links and buttons.")
         return page, status, {"Cache-Control": "no-store", "Content-Type": "text/html; charset=utf-8"}
     return jsonify(_body(code, message, field, reference)), status
 

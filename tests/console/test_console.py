@@ -83,6 +83,9 @@ def test_the_gate_redirects_to_sign_in_refuses_csrf_less_posts_and_sets_headers(
     refused = client.post("/admin/events/1/requeue")
     assert refused.status_code == 400 and "could not be accepted" in refused.get_data(as_text=True)
     assert client.get("/admin/no-such-page").mimetype == "text/html"
+    wrong_method = client.put("/admin/events")  # refused while routing, before the console's own handlers
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"
+    assert "cannot be used this way" in wrong_method.get_data(as_text=True)
 
 
 def test_the_session_cookie_is_secure_httponly_and_host_bound_on_https(tmp_path):
