@@ -172,11 +172,13 @@ def test_export_job_failure_and_budget(server, auth0_client, sleeps):
     assert sleeps == [1, 2, 4]
 
 
+# mtime=0 and explicit ids: the parameters must be identical in every pytest-xdist worker's collection.
 @pytest.mark.parametrize("body, headers", [
     (b'{"user_id": "a"}\n\n{"user_id": "b"}\n', {}),
-    (gzip.compress(b'{"user_id": "a"}\n{"user_id": "b"}'), {"Content-Encoding": "gzip"}),
-    (gzip.compress(gzip.compress(b'{"user_id": "a"}\n{"user_id": "b"}\n')), {"Content-Encoding": "gzip"}),
-])
+    (gzip.compress(b'{"user_id": "a"}\n{"user_id": "b"}', mtime=0), {"Content-Encoding": "gzip"}),
+    (gzip.compress(gzip.compress(b'{"user_id": "a"}\n{"user_id": "b"}\n', mtime=0), mtime=0),
+     {"Content-Encoding": "gzip"}),
+], ids=["plain-ndjson", "gzip-transfer-encoded", "gzip-file-also-transfer-encoded"])
 def test_export_file_encodings(server, auth0_client, body, headers):
     server.add("GET", "/api/v2/jobs/j", (200, {"id": "j", "status": "completed",
                                               "location": f"{server.url}/f"}))
