@@ -244,12 +244,6 @@ def main(argv=None):
     args = parse_args(argv)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731 (progress, not the result)
     work_dir, started = tempfile.mkdtemp(prefix="bench-first-login-"), time.monotonic()
-    say(f"first-login benchmark: lags {args.lags} s, N {args.ns}; work dir {work_dir}")
-    with running(work_dir) as (graph, url, companion, _auth0):
-        pairs = [p for lag in args.lags for p in run_lag(graph, url, lag, args.ns, say, args.write_lag)]
-        returning = returning_line(*returning_user(graph, url))
-        problems = companion_log_problems(companion)
-    text = render(args, argv, pairs, returning, time.monotonic() - started, problems)
     say(f"first-login benchmark: lags {args.lags} s, N {args.ns}, instances {args.instances}; work dir {work_dir}")
     batches, problems, returning = [], [], None
     for setup in args.instances:

@@ -137,12 +137,14 @@ class Store:
     def snapshot(self):
         """Deep copy of everything, for `/_emulator/state`."""
         with self.lock:
-            users = []
+            users, revoked = [], {}
+            for r in self.revocations:  # grouped once: a per-user scan is quadratic at 10,000 users
+                revoked.setdefault(r["user_id"], []).append(r)
             for uid, user in self.users.items():
                 users.append(dict(copy.deepcopy(user), roles=list(self.user_roles.get(uid, [])),
                                   sessions=copy.deepcopy(self.sessions.get(uid, [])),
                                   refresh_tokens=copy.deepcopy(self.refresh_tokens.get(uid, [])),
-                                  revocations=[r for r in self.revocations if r["user_id"] == uid]))
+                                  revocations=copy.deepcopy(revoked.get(uid, []))))
             assignments = {rid: [u for u, rs in self.user_roles.items() if rid in rs] for rid in self.roles}
             jobs = [{k: v for k, v in job.items() if not k.startswith("_")} for job in self.jobs.values()]
             return {"users": users, "roles": list(copy.deepcopy(self.roles).values()),
