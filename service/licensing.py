@@ -4,6 +4,7 @@ The seat check reads subscribedSkus at most SEAT_READ_TTL_S old and takes off ev
 companion has promised but Entra does not count yet (first logins past the check, parked accounts,
 accounts licensed since the read), under one lease, so a burst of first logins cannot over-commit.
 """
+import threading
 import time
 import uuid
 
@@ -65,31 +66,82 @@ class SkuCatalog:
         return {"skuId": sku["skuId"], "disabledPlans": plan_ids(sku, disabled_plans)}
 
 
+class _Ticket:
+    """One login's request for a seat, served by whichever thread of this process takes the lease."""
+
+    def __init__(self, link, save):
+        self.link, self.save, self.done, self.error = link, save, threading.Event(), None
+
+    def finish(self, error=None):
+        self.error = error
+        self.done.set()
+
+
 class SeatLedger:
-    """Seats promised to first logins, checked against Entra's count before any account is created."""
+    """Seats promised to first logins, checked against Entra's count before any account is created.
+
+    A crowd of first logins is served in groups: the thread that takes the seat lease also serves every
+    login of this process queued behind it (one read, one count, one lease for all of them), so the
+    lease is taken once per group, not once per person.
+    """
 
     def __init__(self, settings, store, catalog, sleep=time.sleep, clock=time.monotonic):
         self.s, self.store, self.catalog = settings, store, catalog
         self.sleep, self.clock = sleep, clock
+        self._queued, self._queue_lock, self._serving = [], threading.Lock(), threading.Lock()
+        self.leases_taken = 0  # tests: how many times this process took the seat lease
 
     def reserve(self, link, save):
         """Promise link a seat and call save() (which moves it past the check) under the seat lease."""
+        ticket = _Ticket(link, save)
+        with self._queue_lock:
+            self._queued.append(ticket)
+        with self._serving:
+            if not ticket.done.is_set():
+                with self._queue_lock:
+                    group, self._queued = self._queued, []
+                self._serve(group)
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _serve(self, group):
+        """Grant seats to the group in order while they last; the rest get LicenceUnavailable."""
+        try:
+            left, free, sku, promised = self._grant(group)
+        except Exception as error:  # Graph busy, lease busy, a wrong plan name: every login in it hears it
+            for ticket in group:
+                ticket.finish(error)
+            return
+        if left:
+            self.note("out")
+            for ticket in left:
+                ticket.finish(LicenceUnavailable(no_seats_message(sku, promised)))
+        else:
+            self.note(level(free, self.s.o365_seats_low_water))
+
+    def _grant(self, group):
+        """(tickets left without a seat, free seats after the grants, the sku as read, seats promised)."""
         for fresh in (False, True):
             read_at, sku = self.catalog.read(self.s.o365_license_sku, recent=True, fresh=fresh)
             plan_ids(sku, self.s.o365_disabled_plans)  # a wrong plan name stops before anything is created
             owner = self._lease()
             try:
-                promised = held(self.store, read_at, but=link.auth0_user_id)
+                promised = held(self.store, read_at, but=[t.link.auth0_user_id for t in group])
                 free = free_seats(sku) - promised
-                if free > 0:
-                    save()
-                    break
+                while group and free > 0:
+                    ticket = group.pop(0)
+                    try:
+                        ticket.save()
+                    except Exception as error:  # this login's write failed; the others go on
+                        ticket.finish(error)
+                        continue
+                    ticket.finish()
+                    free -= 1
             finally:
                 leases.release(self.store, SEAT_LEASE, owner)
-        else:
-            self.note("out")
-            raise LicenceUnavailable(no_seats_message(sku, promised))
-        self.note(level(free - 1, self.s.o365_seats_low_water))
+            if not group:
+                break
+        return group, free, sku, promised
 
     def free_now(self, parked=True):
         """(free seats after every promise, sku) from a fresh read; parked=False leaves parked accounts out."""
@@ -107,6 +159,7 @@ class SeatLedger:
         seats.level_seen(self.store, self.s.o365_license_sku, seen)
 
     def _lease(self):
+        self.leases_taken += 1
         owner, deadline = uuid.uuid4().hex, self.clock() + SEAT_LEASE_WAIT_S
         while not leases.acquire(self.store, SEAT_LEASE, owner, ttl_s=10):
             if self.clock() > deadline:
@@ -115,14 +168,14 @@ class SeatLedger:
         return owner
 
 
-def held(store, read_at, but=None, parked=True):
+def held(store, read_at, but=(), parked=True):
     """Seats promised but possibly not in a consumedUnits read at read_at (over-counting is the safe side):
     accounts past the seat check and not licensed yet, parked ones, and licences assigned since the read."""
     waiting = or_(and_(Link.state == "pending", Link.step.in_(HOLDING_STEPS)),
                   *([Link.state == "parked"] if parked else []))
     links = select(func.count()).select_from(Link).where(Link.account_type == "member", waiting)
-    if but is not None:
-        links = links.where(Link.auth0_user_id != but)
+    if but:
+        links = links.where(Link.auth0_user_id.not_in(list(but)))
     since = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == LICENSED,
                                                                AuditEvent.at >= read_at)
     with store.session() as session:

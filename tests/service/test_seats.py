@@ -10,7 +10,7 @@ from service import links
 from service.clients.graph import GraphClient
 from service.clients.notify import Notifier
 from service.db import Store, migrate
-from service.licensing import SEAT_READ_TTL_S
+from service.licensing import SEAT_READ_TTL_S, LicenceUnavailable, SeatLedger
 from service.models import AuditEvent
 from service.provisioning import Provisioner
 from service.settings import from_env
@@ -125,3 +125,52 @@ def test_operators_hear_once_per_crossing_not_once_per_login(world):
     _free(world.graph, 40)
     seats.check(world.ctx, None, {})
     assert len(world.slack.messages) == 2 and _actions(world.store, "licence.seats.recovered")
+
+
+class _Catalog:
+    """subscribedSkus as a fixed answer: `free` seats of ENTERPRISEPACK."""
+
+    def __init__(self, free):
+        self.sku = {"skuId": emu.SKU_ID, "skuPartNumber": "ENTERPRISEPACK", "consumedUnits": 10,
+                    "prepaidUnits": {"enabled": 10 + free}, "servicePlans": []}
+
+    def read(self, _part, recent=False, fresh=False):
+        return links.utcnow(), self.sku
+
+
+@pytest.mark.parametrize("free", [20, 5])
+def test_a_crowd_queued_behind_the_seat_lease_is_served_as_one_group(world, free):
+    ledger = SeatLedger(world.ctx.settings, world.store, _Catalog(free))
+    crowd = [links.get_or_create(world.store, f"auth0|crowd{i}", f"iid{i}", {}, None) for i in range(12)]
+    first_saving, release_first = threading.Event(), threading.Event()
+    errors = {}
+
+    def save(i):
+        if i == 0:  # the first login holds the lease until the other eleven have queued behind it
+            first_saving.set()
+            release_first.wait(10)
+        links.save(world.store, crowd[i], step="create")
+
+    def reserve(i):
+        try:
+            ledger.reserve(crowd[i], lambda: save(i))
+        except LicenceUnavailable as why:
+            errors[i] = str(why)
+
+    threads = [threading.Thread(target=reserve, args=(i,)) for i in range(12)]
+    threads[0].start()
+    assert first_saving.wait(10)
+    for t in threads[1:]:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(ledger._queued) < 11 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release_first.set()
+    for t in threads:
+        t.join(10)
+    past_check = sorted(i for i in range(12) if links.get(world.store, f"auth0|crowd{i}").step == "create")
+    # the eleven behind the first: one lease between them (and one more to re-read when seats ran short)
+    assert ledger.leases_taken == (2 if free >= 12 else 3)
+    assert len(past_check) == min(free, 12) and 0 in past_check  # seats while they last, none over
+    assert sorted(errors) == sorted(set(range(12)) - set(past_check))
+    assert all("No ENTERPRISEPACK licences are left" in e for e in errors.values())
