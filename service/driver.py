@@ -47,6 +47,12 @@ def refresh_s(since, typical_s, now):
     return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
 
 
+def _since(link):
+    """When the user's current wait began: at the licence step, when the account was created (the
+    step's last write), so time queued before the create does not count as replication lag."""
+    return links.utc(link.updated_at if link.step == "licence" else link.created_at)
+
+
 class Driver:
     """The pool that runs provisioning steps in the background, and the readiness poller."""
 
@@ -57,7 +63,7 @@ class Driver:
         self._queue, self._workers, self._busy, self._lock = queue.PriorityQueue(), [], set(), threading.Lock()
         self._order = itertools.count()  # FIFO within a priority
         self._stop, self._thread = threading.Event(), None
-        self.lag_s = None  # moving estimate of link creation → Entra shows the account (leader only)
+        self.lag_s = None  # moving estimate of account created → Entra shows it (leader only)
         self.reads = 0     # batched readiness reads sent (benchmarks, tests)
         self._last_read = {}  # auth0 user id → when the poller last read it (leader only)
         self.typical_ready_s = cached_value(self._typical_ready_s, 5.0)
@@ -190,7 +196,7 @@ class Driver:
     def _due(self, link, now):
         """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), then
         a little less often the longer it waits past that (up to 0.5 s apart; every 10 s after a minute)."""
-        age = (now - links.utc(link.created_at)).total_seconds()
+        age = (now - _since(link)).total_seconds()
         gate = 0.8 * self.lag_s if link.step == "licence" and self.lag_s is not None else 0.0
         if age < gate:
             return False
@@ -204,5 +210,5 @@ class Driver:
     def _learn_lag(self, link, now):
         if link.step != "licence":
             return
-        took = (now - links.utc(link.created_at)).total_seconds()
+        took = (now - _since(link)).total_seconds()
         self.lag_s = took if self.lag_s is None else 0.8 * self.lag_s + 0.2 * took

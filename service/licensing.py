@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import and_, func, or_, select
 
-from service import leases, metrics
+from service import leases, links, metrics
 from service.cache import cached_value
 from service.models import AuditEvent, Link, utcnow
 
@@ -69,12 +69,11 @@ class SkuCatalog:
 class _Ticket:
     """One login's request for a seat, served by whichever thread of this process takes the lease."""
 
-    def __init__(self, link, save):
-        self.link, self.save, self.done, self.error = link, save, threading.Event(), None
+    def __init__(self, link):
+        self.link, self.done, self.error = link, False, None
 
     def finish(self, error=None):
-        self.error = error
-        self.done.set()
+        self.done, self.error = True, error
 
 
 class SeatLedger:
@@ -82,7 +81,7 @@ class SeatLedger:
 
     A crowd of first logins is served in groups: the thread that takes the seat lease also serves every
     login of this process queued behind it (one read, one count, one lease for all of them), so the
-    lease is taken once per group, not once per person.
+    lease is taken once per group and the group moves on in one write, not one of each per person.
     """
 
     def __init__(self, settings, store, catalog, sleep=time.sleep, clock=time.monotonic):
@@ -91,13 +90,14 @@ class SeatLedger:
         self._queued, self._queue_lock, self._serving = [], threading.Lock(), threading.Lock()
         self.leases_taken = 0  # tests: how many times this process took the seat lease
 
-    def reserve(self, link, save):
-        """Promise link a seat and call save() (which moves it past the check) under the seat lease."""
-        ticket = _Ticket(link, save)
+    def reserve(self, link):
+        """Promise link (leased by the caller, at step "new") a seat: under the seat lease it moves to
+        "create", or LicenceUnavailable is raised when no seat is left."""
+        ticket = _Ticket(link)
         with self._queue_lock:
             self._queued.append(ticket)
         with self._serving:
-            if not ticket.done.is_set():
+            if not ticket.done:
                 with self._queue_lock:
                     group, self._queued = self._queued, []
                 self._serve(group)
@@ -108,9 +108,10 @@ class SeatLedger:
         """Grant seats to the group in order while they last; the rest get LicenceUnavailable."""
         try:
             left, free, sku, promised = self._grant(group)
-        except Exception as error:  # Graph busy, lease busy, a wrong plan name: every login in it hears it
+        except Exception as error:  # Graph busy, lease busy, a wrong plan name: every login not yet served hears it
             for ticket in group:
-                ticket.finish(error)
+                if not ticket.done:
+                    ticket.finish(error)
             return
         if left:
             self.note("out")
@@ -128,15 +129,11 @@ class SeatLedger:
             try:
                 promised = held(self.store, read_at, but=[t.link.auth0_user_id for t in group])
                 free = free_seats(sku) - promised
-                while group and free > 0:
-                    ticket = group.pop(0)
-                    try:
-                        ticket.save()
-                    except Exception as error:  # this login's write failed; the others go on
-                        ticket.finish(error)
-                        continue
+                granted, group = group[:max(free, 0)], group[max(free, 0):]
+                links.move_leased(self.store, [t.link for t in granted], "new", step="create")
+                for ticket in granted:
                     ticket.finish()
-                    free -= 1
+                free -= len(granted)
             finally:
                 leases.release(self.store, SEAT_LEASE, owner)
             if not group:

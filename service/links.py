@@ -60,6 +60,20 @@ def save(store, link, **changes):
     return link
 
 
+def move_leased(store, held, from_step, **values):
+    """Links the caller holds leases on move from one step in one statement, mirrored on the objects."""
+    if not held:
+        return
+    values["updated_at"] = utcnow()
+    with store.session() as session:
+        session.execute(update(Link).where(Link.auth0_user_id.in_([x.auth0_user_id for x in held]),
+                                           Link.step == from_step).values(**values)
+                        .execution_options(synchronize_session=False))
+    for link in held:
+        for key, value in values.items():
+            setattr(link, key, value)
+
+
 def by_state(store, state, limit=100):
     """Links in a given state, oldest first."""
     with store.session() as session:

@@ -215,7 +215,7 @@ class Provisioner:
         """Refuse before creating anything when no seat is left; a seat is promised to this user otherwise."""
         # Create first: Entra's uniqueness checks are immediate, so a conflict (not a prior read) tells
         # us the account or its UPN exists already; _create_conflict then looks it up.
-        self.seats.reserve(link, lambda: links.save(self.store, link, step="create"))
+        self.seats.reserve(link)
 
     def _lookup(self, link, profile, reference):
         """Adopt an Entra user that already carries this ImmutableID (e.g. after a crash)."""

@@ -94,7 +94,7 @@ class Settings:
     rule_domains: tuple = ()
     graph_ru_per_10s: int = 3500
     graph_ru_storage_url: str = "memory://"
-    provision_threads: int = 16
+    provision_threads: int = 64
     provision_poll_s: float = 0.25
 
     def secret_values(self):
@@ -402,7 +402,7 @@ def _read_scale(r):
     storage = r.get("GRAPH_RU_STORAGE_URL", queue if queue.startswith(("redis://", "rediss://")) else "memory://")
     r.check("GRAPH_RU_STORAGE_URL", storage.startswith(("redis://", "rediss://", "memory://")),
             "expected redis://host:port/db (shared by every instance) or memory:// (this process only)")
-    threads = r.number("PROVISION_THREADS", 16)
+    threads = r.number("PROVISION_THREADS", 64)
     r.check("PROVISION_THREADS", 1 <= threads <= 256 and threads == int(threads), "expected a whole number 1-256")
     poll = r.number("PROVISION_POLL_S", 0.25)
     r.check("PROVISION_POLL_S", 0.05 <= poll <= 60, "expected seconds between 0.05 and 60, e.g. 0.25")

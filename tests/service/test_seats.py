@@ -128,44 +128,43 @@ def test_operators_hear_once_per_crossing_not_once_per_login(world):
 
 
 class _Catalog:
-    """subscribedSkus as a fixed answer: `free` seats of ENTERPRISEPACK."""
+    """subscribedSkus as a fixed answer: `free` seats of ENTERPRISEPACK; the first read waits for `go`."""
 
     def __init__(self, free):
         self.sku = {"skuId": emu.SKU_ID, "skuPartNumber": "ENTERPRISEPACK", "consumedUnits": 10,
                     "prepaidUnits": {"enabled": 10 + free}, "servicePlans": []}
+        self.reading, self.go, self.reads = threading.Event(), threading.Event(), 0
 
     def read(self, _part, recent=False, fresh=False):
+        self.reads += 1
+        if self.reads == 1:  # the first login's check holds the others back until they have queued
+            self.reading.set()
+            self.go.wait(10)
         return links.utcnow(), self.sku
 
 
 @pytest.mark.parametrize("free", [20, 5])
 def test_a_crowd_queued_behind_the_seat_lease_is_served_as_one_group(world, free):
-    ledger = SeatLedger(world.ctx.settings, world.store, _Catalog(free))
+    catalog = _Catalog(free)
+    ledger = SeatLedger(world.ctx.settings, world.store, catalog)
     crowd = [links.get_or_create(world.store, f"auth0|crowd{i}", f"iid{i}", {}, None) for i in range(12)]
-    first_saving, release_first = threading.Event(), threading.Event()
     errors = {}
-
-    def save(i):
-        if i == 0:  # the first login holds the lease until the other eleven have queued behind it
-            first_saving.set()
-            release_first.wait(10)
-        links.save(world.store, crowd[i], step="create")
 
     def reserve(i):
         try:
-            ledger.reserve(crowd[i], lambda: save(i))
+            ledger.reserve(crowd[i])
         except LicenceUnavailable as why:
             errors[i] = str(why)
 
     threads = [threading.Thread(target=reserve, args=(i,)) for i in range(12)]
     threads[0].start()
-    assert first_saving.wait(10)
+    assert catalog.reading.wait(10)
     for t in threads[1:]:
         t.start()
     deadline = time.monotonic() + 10
     while len(ledger._queued) < 11 and time.monotonic() < deadline:
         time.sleep(0.01)
-    release_first.set()
+    catalog.go.set()
     for t in threads:
         t.join(10)
     past_check = sorted(i for i in range(12) if links.get(world.store, f"auth0|crowd{i}").step == "create")
@@ -173,4 +172,5 @@ def test_a_crowd_queued_behind_the_seat_lease_is_served_as_one_group(world, free
     assert ledger.leases_taken == (2 if free >= 12 else 3)
     assert len(past_check) == min(free, 12) and 0 in past_check  # seats while they last, none over
     assert sorted(errors) == sorted(set(range(12)) - set(past_check))
+    assert all(crowd[i].step == "create" for i in past_check) and all(crowd[i].step == "new" for i in errors)
     assert all("No ENTERPRISEPACK licences are left" in e for e in errors.values())
