@@ -10,6 +10,7 @@ per deployment observes readiness for every pending user in batched reads.
   and re-drives users nobody is working on — an abandoned browser, a lost process, a pre-provisioning
   with no browser at all — so every pending provisioning finishes, whoever started it.
 """
+import collections
 import datetime as dt
 import logging
 import itertools
@@ -27,7 +28,9 @@ from service.provisioning import READINESS_STEPS, SELECT
 log = logging.getLogger("companion.driver")
 LEASE_NAME = "provisioning-poller"
 LEASE_TTL_S = 5.0
-BATCH = 20                   # licences per `$batch` call (Graph's limit)
+BATCH = 20                   # licences or new accounts per `$batch` call (Graph's limit)
+CROWD_WINDOW_S = 0.1         # kicks closer together than this are a crowd ...
+GATHER_S = 0.1               # ... and a pass waits this long first, so it takes several users at once
 MAX_WAITING_PER_ROUND = 600  # two `$batch` calls; older users first, the rest next round
 SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per attempt) is re-driven
 SWEEP_MAX_S = 120.0
@@ -62,6 +65,7 @@ class Driver:
         self.owner = uuid.uuid4().hex
         self._queue, self._workers, self._busy, self._lock = queue.PriorityQueue(), [], set(), threading.Lock()
         self._order = itertools.count()  # FIFO within a priority
+        self._fresh, self._crowd, self._last_kick = collections.deque(), False, float("-inf")
         self._stop, self._thread = threading.Event(), None
         self.lag_s = None  # moving estimate of account created → Entra shows it (leader only)
         self.reads = 0     # batched readiness reads sent (benchmarks, tests)
@@ -72,8 +76,18 @@ class Driver:
 
     def kick(self, auth0_user_id, seen=None):
         """Queue one background pass for the user (no-op while one is queued or running here)."""
-        # A user Entra already shows is nearer to ready than one still to create: it goes first.
-        return self._submit([auth0_user_id], self._run, auth0_user_id, seen, first=seen is not None)
+        if seen is not None:  # a user Entra already shows is nearer to ready than one still to create
+            return self._submit([auth0_user_id], self._run, auth0_user_id, seen, first=True)
+        with self._lock:
+            if auth0_user_id in self._busy:
+                return False
+            self._busy.add(auth0_user_id)
+            self._fresh.append(auth0_user_id)
+            now = self.clock()
+            self._crowd, self._last_kick = now - self._last_kick < CROWD_WINDOW_S, now
+            self._start_workers()
+        self._queue.put((1, next(self._order), ([], self._run_fresh, ())))
+        return True
 
     def _submit(self, auth0_user_ids, fn, *args, first=False):
         """Run fn(*args) on the pool unless one of these users is already queued or running here."""
@@ -81,11 +95,14 @@ class Driver:
             if self._busy.intersection(auth0_user_ids):
                 return False
             self._busy.update(auth0_user_ids)
-            while len(self._workers) < self.threads:
-                self._workers.append(threading.Thread(target=self._work, name="provision", daemon=True))
-                self._workers[-1].start()
+            self._start_workers()
         self._queue.put((0 if first else 1, next(self._order), (auth0_user_ids, fn, args)))
         return True
+
+    def _start_workers(self):
+        while len(self._workers) < self.threads:  # under self._lock
+            self._workers.append(threading.Thread(target=self._work, name="provision", daemon=True))
+            self._workers[-1].start()
 
     def _work(self):
         # Daemon threads, not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a
@@ -106,6 +123,22 @@ class Driver:
 
     def _run(self, auth0_user_id, seen):
         self.p.advance(auth0_user_id, seen)
+
+    def _run_fresh(self):
+        """Advance users kicked and not yet taken, up to 20 in one pass (one seat group, one `$batch` of
+        creates); in a crowd, wait a moment first so that a pass gathers several."""
+        if self._crowd:
+            time.sleep(GATHER_S)
+        with self._lock:
+            uids = [self._fresh.popleft() for _ in range(min(BATCH, len(self._fresh)))]
+        try:
+            if len(uids) == 1:
+                self.p.advance(uids[0])
+            elif uids:
+                self.p.advance_many(uids)
+        finally:
+            with self._lock:
+                self._busy.difference_update(uids)
 
     def _license(self, visible):
         """Assign licences for up to 20 users in one `$batch`; the rest go through their step one by one."""

@@ -93,16 +93,21 @@ class SeatLedger:
     def reserve(self, link):
         """Promise link (leased by the caller, at step "new") a seat: under the seat lease it moves to
         "create", or LicenceUnavailable is raised when no seat is left."""
-        ticket = _Ticket(link)
+        error = self.reserve_all([link])[0]
+        if error is not None:
+            raise error
+
+    def reserve_all(self, held):
+        """reserve() for several links at once; the error each met (None for a seat given), in order."""
+        tickets = [_Ticket(link) for link in held]
         with self._queue_lock:
-            self._queued.append(ticket)
+            self._queued.extend(tickets)
         with self._serving:
-            if not ticket.done:
+            if not all(t.done for t in tickets):
                 with self._queue_lock:
                     group, self._queued = self._queued, []
                 self._serve(group)
-        if ticket.error is not None:
-            raise ticket.error
+        return [t.error for t in tickets]
 
     def _serve(self, group):
         """Grant seats to the group in order while they last; the rest get LicenceUnavailable."""

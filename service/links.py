@@ -41,6 +41,42 @@ def acquire(store, auth0_user_id, owner, ttl_s):
         return result.rowcount == 1
 
 
+def acquire_many(store, auth0_user_ids, owner, ttl_s, steps):
+    """Take the free or expired leases of the pending links among the ids at one of `steps`, in one
+    statement; the links now held."""
+    now, ids = utcnow(), list(auth0_user_ids)
+    with store.session() as session:
+        session.execute(
+            update(Link).where(Link.auth0_user_id.in_(ids), Link.state == "pending", Link.step.in_(steps),
+                               or_(Link.lease_until.is_(None), Link.lease_until < now, Link.lease_owner == owner))
+            .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=ttl_s))
+            .execution_options(synchronize_session=False))
+    with store.session() as session:
+        return list(session.scalars(select(Link).where(Link.auth0_user_id.in_(ids), Link.lease_owner == owner)))
+
+
+def release_many(store, auth0_user_ids, owner):
+    """Give back the leases among the ids this owner still holds, in one statement."""
+    with store.session() as session:
+        session.execute(
+            update(Link).where(Link.auth0_user_id.in_(list(auth0_user_ids)), Link.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+
+
+def save_each(store, changes, on_each):
+    """Persist {link: changes} in one transaction, mirrored on the objects; on_each(session, link) runs for
+    each in the same transaction (e.g. its audit row)."""
+    now = utcnow()
+    with store.session() as session:
+        for link, values in changes.items():
+            session.execute(update(Link).where(Link.auth0_user_id == link.auth0_user_id)
+                            .values(updated_at=now, **values).execution_options(synchronize_session=False))
+            on_each(session, link)
+    for link, values in changes.items():
+        for key, value in dict(values, updated_at=now).items():
+            setattr(link, key, value)
+
+
 def release(store, auth0_user_id, owner):
     """Give the lease back if this owner still holds it."""
     with store.session() as session:

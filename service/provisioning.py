@@ -24,6 +24,7 @@ MAX_UPN_VARIANTS = 50
 LEASE_S = 15
 # Steps that need Entra to show the account: a background pass runs one only with the poller's read.
 READINESS_STEPS = ("licence", "verify")
+EARLY_STEPS = ("new", "lookup", "create")
 # Link states the sign-in path must not act on (graded deprovisioning, B2B guests): say so plainly.
 NOT_FOR_LOGIN = {
     "disabled": "Your Office 365 account has been switched off. Ask your help desk to restore it.",
@@ -126,6 +127,44 @@ class Provisioner:
             return self._drive(link, link.profile, 0.0, reference or link.reference, owner, True, seen)
         finally:
             links.release(self.store, auth0_user_id, owner)
+
+    def advance_many(self, auth0_user_ids):
+        """One background pass for several users: their seats checked as one group and their accounts
+        created in `$batch` calls of 20, recorded in one write; a user the group path does not move on
+        (a conflict, a refusal, another step) then takes its own pass, with its own error policy."""
+        owner = uuid.uuid4().hex
+        # Only users before the readiness steps: a lease on a user the poller is licensing would stop it.
+        held = links.acquire_many(self.store, auth0_user_ids, owner, LEASE_S, steps=EARLY_STEPS)
+        try:
+            self.seats.reserve_all([x for x in held if x.step == "new"])  # a refusal is met again below
+            self._create_all([x for x in held if x.step == "create" and x.upn_variant < MAX_UPN_VARIANTS])
+            for link in held:
+                if link.step not in READINESS_STEPS:
+                    self._drive(link, link.profile, 0.0, link.reference, owner, True)
+        finally:
+            links.release_many(self.store, [x.auth0_user_id for x in held], owner)
+
+    def _create_all(self, todo):
+        """Accounts for links at the create step in `$batch` calls; the created move on in one write."""
+        if not todo:
+            return
+        made = [self._new_account(link, link.profile) for link in todo]
+        answers = self.graph.batch([self.graph.create_user_request(body) for _upn, body in made])
+        created = {link: answer["body"] for link, answer in zip(todo, answers)
+                   if item_error(answer) is None and isinstance(answer.get("body"), dict) and answer["body"].get("id")}
+
+        def audited(session, link):
+            audit.record(session, "entra.user.created", "ok", link.auth0_user_id, created[link]["id"],
+                         reference=link.reference, fact=created[link]["id"], upn=created[link]["userPrincipalName"])
+        with metrics.step("create_batch"):
+            links.save_each(self.store, {link: {"entra_object_id": user["id"], "upn": user["userPrincipalName"],
+                                                "step": "licence"} for link, user in created.items()}, audited)
+
+    def _new_account(self, link, profile):
+        """(UPN, POST /users body) for the link's next UPN variant."""
+        user = {"user_id": link.auth0_user_id, **profile}
+        upn = identity.upn(user, self.s.o365_upn_template, self.s.o365_domain, link.upn_variant)
+        return upn, identity.new_user_body(user, upn, link.immutable_id, profile["usage_location"])
 
     def _link_for(self, user, reference):
         """(link, profile, outcome to answer at once or None) for a user as a caller sent it."""
@@ -235,9 +274,7 @@ class Provisioner:
         """Create the federated member account with the next free UPN variant."""
         if link.upn_variant >= MAX_UPN_VARIANTS:
             raise _Failed("No free UPN was found for this user; check O365_UPN_TEMPLATE.")
-        user = {"user_id": link.auth0_user_id, **profile}
-        upn = identity.upn(user, self.s.o365_upn_template, self.s.o365_domain, link.upn_variant)
-        body = identity.new_user_body(user, upn, link.immutable_id, profile["usage_location"])
+        upn, body = self._new_account(link, profile)
         try:
             created = self.graph.create_user(body)
         except Conflict as conflict:

@@ -282,6 +282,11 @@ class GraphClient:
         return self._request("POST", req["url"], json=req["body"], priority=priority)
 
     @staticmethod
+    def create_user_request(body):
+        """POST /users as a `$batch` request."""
+        return {"method": "POST", "url": "/users", "body": body}
+
+    @staticmethod
     def assign_license_request(user_id, add, remove=()):
         """The assignLicense call as a `$batch` request ({method, url, body})."""
         body = {"addLicenses": [{"skuId": a["skuId"], "disabledPlans": list(a.get("disabledPlans") or [])}

@@ -116,3 +116,38 @@ def test_refresh_is_short_first_then_tracks_the_typical_wait():
     assert refresh_s(now, 2.0, now) == 2
     assert refresh_s(now - dt.timedelta(seconds=5), 2.0, now) == 1  # overdue: check every second
     assert refresh_s(None, 2.0, now) == 1
+
+
+def test_a_crowd_is_created_in_batches_of_at_most_twenty_with_one_audit_row_each(graph, driver, monkeypatch):
+    client, direct, batched = driver.p.graph, [], []
+    create_user, batch = client.create_user, client.batch
+    monkeypatch.setattr(client, "create_user", lambda body, **kw: direct.append(body) or create_user(body, **kw))
+
+    def counted_batch(requests):
+        batched.append(sum(1 for r in requests if r["method"] == "POST" and r["url"] == "/users"))
+        return batch(requests)
+    monkeypatch.setattr(client, "batch", counted_batch)
+    graph.configure(replication_lag_s=0.5)
+    users = [_user(i) for i in range(40)]
+    for user in users:  # a crowd: kicks milliseconds apart
+        driver.p.start(user)
+        driver.kick(user["user_id"])
+    _run_until_ready(driver, [u["user_id"] for u in users])
+    creates = [n for n in batched if n]
+    assert sum(creates) + len(direct) == 40  # each account created once
+    assert max(creates) <= 20 and len(creates) + len(direct) <= 20  # gathered: at most half as many calls
+    with driver.store.session() as session:
+        made = session.scalars(select(AuditEvent.auth0_user_id).where(AuditEvent.action == "entra.user.created")).all()
+    assert sorted(made) == sorted(u["user_id"] for u in users)
+
+
+def test_a_group_pass_leases_only_users_before_the_readiness_steps(driver):
+    for i, step in enumerate(("new", "create", "licence", "verify")):
+        links.get_or_create(driver.store, f"auth0|step{i}", f"iid{i}", {}, None)
+        with driver.store.session() as session:
+            session.execute(update(Link).where(Link.auth0_user_id == f"auth0|step{i}").values(step=step))
+    held = links.acquire_many(driver.store, [f"auth0|step{i}" for i in range(4)], "me", 15,
+                              steps=("new", "lookup", "create"))
+    # the poller licenses users at licence/verify: a lease taken on them here would stop it
+    assert sorted(x.auth0_user_id for x in held) == ["auth0|step0", "auth0|step1"]
+    assert links.get(driver.store, "auth0|step2").lease_owner is None
