@@ -36,6 +36,7 @@ SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per a
 SWEEP_MAX_S = 120.0
 SLOW_AFTER_S, SLOW_EVERY_S = 60.0, 10.0  # a user invisible for a minute is read every 10 s, not every round
 DEFAULT_TYPICAL_S = 2.0      # until the deployment has seen its own replication lag
+OVERDUE_STEP_S = 30         # a page overdue by less than this still asks every second (a 10 s lag after 2 s ones)
 REFRESH_MIN_S, REFRESH_MAX_S = 1, 3  # meta refresh takes whole seconds; 3 keeps a late arrival under lag + 3 s
 
 
@@ -46,7 +47,7 @@ def refresh_s(since, typical_s, now):
     if since is None:
         return REFRESH_MIN_S
     left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
-    wait = math.ceil(left) if left > 0 else 1 + int(-left // 8)
+    wait = math.ceil(left) if left > 0 else 1 + int(-left // OVERDUE_STEP_S)
     return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
 
 
@@ -66,6 +67,7 @@ class Driver:
         self._queue, self._workers, self._busy, self._lock = queue.PriorityQueue(), [], set(), threading.Lock()
         self._order = itertools.count()  # FIFO within a priority
         self._fresh, self._crowd, self._last_kick = collections.deque(), False, float("-inf")
+        self._gathering = False
         self._stop, self._thread = threading.Event(), None
         self.lag_s = None  # moving estimate of account created → Entra shows it (leader only)
         self.reads = 0     # batched readiness reads sent (benchmarks, tests)
@@ -126,15 +128,23 @@ class Driver:
 
     def _run_fresh(self):
         """Advance users kicked and not yet taken, up to 20 in one pass (one seat group, one `$batch` of
-        creates); in a crowd, wait a moment first so that a pass gathers several."""
-        if self._crowd:
+        creates). In a crowd one pass at a time waits a moment first, so that it gathers several; what it
+        leaves goes to the next pass."""
+        with self._lock:
+            if self._gathering or not self._fresh:
+                return  # the gathering pass takes these users, or queues a pass for them
+            self._gathering = self._crowd and len(self._fresh) < BATCH
+        if self._gathering:
             time.sleep(GATHER_S)
         with self._lock:
             uids = [self._fresh.popleft() for _ in range(min(BATCH, len(self._fresh)))]
+            self._gathering, more = False, bool(self._fresh)
+        if more:
+            self._queue.put((1, next(self._order), ([], self._run_fresh, ())))
         try:
             if len(uids) == 1:
                 self.p.advance(uids[0])
-            elif uids:
+            else:
                 self.p.advance_many(uids)
         finally:
             with self._lock:

@@ -115,6 +115,8 @@ def test_refresh_is_short_first_then_tracks_the_typical_wait():
     assert refresh_s(now, 10.0, now) == 3          # long lag: at most 3 s between checks
     assert refresh_s(now, 2.0, now) == 2
     assert refresh_s(now - dt.timedelta(seconds=5), 2.0, now) == 1  # overdue: check every second
+    assert refresh_s(now - dt.timedelta(seconds=14), 2.0, now) == 1  # a lag of 10 s after typical 2 s ones
+    assert refresh_s(now - dt.timedelta(seconds=40), 2.0, now) == 2  # a slow day: less often
     assert refresh_s(None, 2.0, now) == 1
 
 
