@@ -34,6 +34,7 @@ GATHER_S = 0.1               # ... and a pass waits this long first, so it takes
 MAX_WAITING_PER_ROUND = 600  # two `$batch` calls; older users first, the rest next round
 SWEEP_AFTER_S = 5.0          # an early step untouched this long (doubling per attempt) is re-driven
 SWEEP_MAX_S = 120.0
+EARLY_EVERY_S = 1.0          # before the usual lag has passed, a user is read once a second
 SLOW_AFTER_S, SLOW_EVERY_S = 60.0, 10.0  # a user invisible for a minute is read every 10 s, not every round
 DEFAULT_TYPICAL_S = 2.0      # until the deployment has seen its own replication lag
 OVERDUE_STEP_S = 30         # a page overdue by less than this still asks every second (a 10 s lag after 2 s ones)
@@ -237,18 +238,21 @@ class Driver:
         return (now - links.utc(link.updated_at)).total_seconds() >= after
 
     def _due(self, link, now):
-        """Read a user once it could plausibly be visible (not before ~80 % of the lag seen so far), then
-        a little less often the longer it waits past that (up to 0.5 s apart; every 10 s after a minute)."""
+        """Read a user often once it could plausibly be visible (from ~80 % of the lag seen so far), then
+        a little less often the longer it waits past that (up to 0.5 s apart; every 10 s after a minute).
+        Before that, once a second: a lag that has dropped since (a slow hour ends) is seen at once and
+        lowers the estimate, which a hard gate would never learn."""
         age = (now - _since(link)).total_seconds()
         gate = 0.8 * self.lag_s if link.step == "licence" and self.lag_s is not None else 0.0
-        if age < gate:
-            return False
         last = self._last_read.get(link.auth0_user_id)
-        if age >= SLOW_AFTER_S:
+        if age < gate:
+            every = EARLY_EVERY_S
+        elif age >= SLOW_AFTER_S:
             every = SLOW_EVERY_S
         else:  # a licence just assigned is read next round; replication is read at most 0.5 s apart
             every = 0.0 if link.step == "verify" else min(0.5, 0.1 * (age - gate))
-        return last is None or (now - last).total_seconds() >= every
+        return (last is None and age >= min(gate, EARLY_EVERY_S)) or \
+            (last is not None and (now - last).total_seconds() >= every)
 
     def _learn_lag(self, link, now):
         if link.step != "licence":

@@ -153,3 +153,16 @@ def test_a_group_pass_leases_only_users_before_the_readiness_steps(driver):
     # the poller licenses users at licence/verify: a lease taken on them here would stop it
     assert sorted(x.auth0_user_id for x in held) == ["auth0|step0", "auth0|step1"]
     assert links.get(driver.store, "auth0|step2").lease_owner is None
+
+
+def test_a_lag_that_has_dropped_is_noticed_and_unlearned(graph, driver):
+    graph.configure(replication_lag_s=0.3)
+    driver.lag_s = 20.0  # learned on a slow day
+    user = _user(900)
+    driver.p.start(user)
+    driver.kick(user["user_id"])
+    started = time.monotonic()
+    _run_until_ready(driver, [user["user_id"]], timeout=30)
+    # read once a second before the old lag: ready in seconds, not after 80 % of 20 s
+    assert time.monotonic() - started < 8
+    assert driver.lag_s < 20.0
