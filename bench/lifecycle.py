@@ -33,7 +33,7 @@ LATENCY_MS = 40
 NOTIFICATIONS_PER_POST = 100
 OUT = os.path.join(ROOT, "bench", "out", "lifecycle.md")
 FULL = [("webhook", 16, 1), ("webhook", 16, 100), ("webhook", 50, 1), ("webhook", 50, 100),
-        ("webhook", 50, 1000), ("delta", 16, 100), ("delta", 50, 1), ("delta", 50, 100)]
+        ("webhook", 50, 10_000), ("delta", 16, 100), ("delta", 50, 1), ("delta", 50, 100)]
 QUICK = [("webhook", 50, 1), ("webhook", 50, 100), ("delta", 50, 100)]
 
 
