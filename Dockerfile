@@ -22,4 +22,5 @@ EXPOSE 8000
 # Liveness of the web service; the worker and migrate services in docker-compose.yml switch it off.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-CMD ["gunicorn", "-c", "gunicorn.conf.py", "service:create_app()"]
+# gunicorn with gunicorn.conf.py, once WEB_CONCURRENCY, GUNICORN_THREADS and the settings read cleanly
+CMD ["python", "-m", "service", "web"]

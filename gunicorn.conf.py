@@ -9,7 +9,7 @@ import tempfile
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="companion-metrics-"))
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))  # checked by `python -m service web` first
 threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 timeout = 60
 # Longer than the waiting page's refresh (1-3 s), so a browser's reused connection is not closed under it.

@@ -37,6 +37,24 @@ def _sandbox(args):
     demo.serve(port=args.port, **({"work_dir": args.dir} if args.dir else {}))
 
 
+def _web(_args):
+    """gunicorn with the project's configuration, once its own settings and ours read cleanly."""
+    import os
+    from service import logs
+    from service.settings import ConfigError, from_env, server_problems
+    problems = server_problems()
+    try:
+        from_env()
+    except ConfigError as err:
+        problems += err.problems
+    if problems:
+        logs.config_error(ConfigError(problems))
+        sys.exit(2)
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    conf = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gunicorn.conf.py")
+    os.execv(gunicorn, [gunicorn, "-c", conf, "service:create_app()"])
+
+
 def _worker(args):
     from service import worker
     from service.settings import from_env
@@ -164,6 +182,8 @@ def main(argv=None):
     box.add_argument("--port", type=int, default=8000)
     box.add_argument("--dir", help="folder for its database, logs and CA (default var/sandbox; make demo uses var/demo)")
     box.set_defaults(run=_sandbox)
+    sub.add_parser("web", help="run the web service under gunicorn (gunicorn.conf.py), settings checked first"
+                   ).set_defaults(run=_web)
     work = sub.add_parser("worker", help="run the sync worker (huey consumer + scheduler)")
     work.add_argument("--threads", type=int, default=4)
     work.add_argument("--redrive-after", type=float, default=120.0,

@@ -30,6 +30,21 @@ class ConfigError(Exception):
         super().__init__("Configuration error:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
+SERVER_WHOLE_NUMBERS = (("WEB_CONCURRENCY", 2, 64), ("GUNICORN_THREADS", 16, 256))
+
+
+def server_problems(environ=None):
+    """Problems with gunicorn's worker and thread counts (gunicorn itself dies on a malformed
+    WEB_CONCURRENCY with a traceback before it reads any configuration)."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for name, default, most in SERVER_WHOLE_NUMBERS:
+        raw = environ.get(name, str(default)).strip()
+        if not (raw.isdigit() and 1 <= int(raw) <= most):
+            problems.append(f"{name} is malformed: expected a whole number 1-{most}, e.g. {default}")
+    return problems
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Every setting the service reads; built by from_env() and never changed afterwards."""

@@ -52,7 +52,7 @@ def test_compose_v2_accepts_the_file_with_the_example_env(tmp_path):
         env = service["environment"]
         assert env["AUTH0_DOMAIN"] == "acme.eu.auth0.com"  # read from .env
         assert env["DATABASE_URL"].startswith("postgresql://companion:") and env["QUEUE_URL"] == "redis://redis:6379/0"
-    assert services["web"].get("command") is None  # the image's CMD: gunicorn with gunicorn.conf.py
+    assert services["web"].get("command") is None  # the image's CMD: python -m service web (gunicorn)
     assert services["worker"]["command"] == ["python", "-m", "service", "worker"]
     assert services["worker"]["healthcheck"] == {"disable": True}
     assert services["postgres"]["healthcheck"]["test"][1] == "pg_isready"
@@ -79,12 +79,12 @@ def test_every_setting_is_in_env_example_with_a_comment_and_the_example_is_valid
 
 def test_the_image_runs_the_entry_points_compose_and_gunicorn_name():
     dockerfile = _read("Dockerfile")
-    assert re.search(r'^CMD \["gunicorn", "-c", "gunicorn.conf.py", "service:create_app\(\)"\]$', dockerfile, re.M)
+    assert re.search(r'^CMD \["python", "-m", "service", "web"\]$', dockerfile, re.M)
     assert re.search(r"^USER 10001$", dockerfile, re.M) and "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert dockerfile.count("FROM ") == 2 and "AS build" in dockerfile
     from service import create_app
     assert callable(create_app)
-    for command in ("migrate", "worker"):
+    for command in ("migrate", "worker", "web"):
         with pytest.raises(SystemExit) as done:
             main([command, "--help"])
         assert done.value.code == 0

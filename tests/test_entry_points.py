@@ -6,13 +6,15 @@ import sys
 import time
 
 import pytest
+import requests
 
 from service import sandbox
 from tests.support.env import companion_env
 
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
 ENTRY_POINTS = {
-    "web": [GUNICORN, "-c", "gunicorn.conf.py", "service:create_app()"],
+    "gunicorn": [GUNICORN, "-c", "gunicorn.conf.py", "service:create_app()"],
+    "web": [sys.executable, "-m", "service", "web"],
     "worker": [sys.executable, "-m", "service", "worker"],
     "cli": [sys.executable, "-m", "service", "migrate"],
 }
@@ -35,6 +37,37 @@ def test_bad_settings_give_one_json_line_each_and_no_traceback(entry, graph, aut
     assert sorted(p["variable"] for p in problems) == sorted(BAD), output
     assert all(p["level"] == "ERROR" and " is malformed: expected " in p["msg"] for p in problems)
     assert "hunter2-pw" not in output and not os.path.exists(tmp_path / "x")
+
+
+def test_the_web_command_refuses_bad_gunicorn_counts_in_one_line_each(graph, auth0, tmp_path):
+    env = {**companion_env(graph, auth0, f"sqlite:///{tmp_path}/c.db"), "WEB_CONCURRENCY": "two",
+           "GUNICORN_THREADS": "0"}
+    done = subprocess.run(ENTRY_POINTS["web"], cwd=sandbox.ROOT, env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in output, output
+    problems = [line for line in _json_lines(output) if line["logger"] == "companion.config"]
+    assert sorted(p["variable"] for p in problems) == ["GUNICORN_THREADS", "WEB_CONCURRENCY"], output
+
+
+def test_the_web_command_serves_under_gunicorn(graph, auth0, tmp_path):
+    port = sandbox.free_port()
+    env = {**companion_env(graph, auth0, f"sqlite:///{tmp_path}/c.db"), "BIND": f"127.0.0.1:{port}",
+           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2"}
+    proc = subprocess.Popen(ENTRY_POINTS["web"], cwd=sandbox.ROOT, env={"PATH": os.environ["PATH"], **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, answer = time.monotonic() + 30, None
+        while time.monotonic() < deadline and answer is None:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert "Starting gunicorn" in output and "Traceback" not in output
 
 
 def test_the_worker_logs_a_start_line_and_one_line_per_event(graph, auth0, tmp_path):
