@@ -18,7 +18,7 @@ from service import links
 from service.errors import CompanionError, NotFound, Transient
 from service.licensing import LicenceUnavailable, has_sku
 from service.models import Auth0EventReceipt, Link, utcnow
-from service.sync.effects import Effects
+from service.sync.effects import Effects, block_causes
 from service.sync.handlers import soft_deleted
 
 log = logging.getLogger("companion.sync.deprovision")
@@ -123,9 +123,8 @@ def wanted_off(link, user, namespace):
         return "deleted"
     if link.deprovision_reason == "deleted":
         return "deleted"  # an Auth0 user made again under the old id is a new identity: no account back
-    meta = (user.get("app_metadata") or {}).get(namespace) or {}
-    if user.get("blocked") and not meta.get("blocked_by_companion"):
-        return "blocked"  # a block the Entra → Auth0 sync set follows Entra; grading it would feed back
+    if user.get("blocked") and not block_causes(user, namespace):
+        return "blocked"  # a block the Entra → Auth0 sync set (any cause) follows Entra; grading it would feed back
     return None
 
 

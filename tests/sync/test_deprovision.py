@@ -208,3 +208,15 @@ def test_webhook_records_each_event_id_once_and_ignores_what_it_does_not_act_on(
     assert row.detail["connection"] == "google-oauth2" and row.detail["auth0_event_id"] == "evt_repeated"
     bad = hub.http.post("/v1/events/auth0", data="nope", headers={"Authorization": f"Bearer {TOKEN}"})
     assert bad.status_code == 400
+
+
+@pytest.mark.parametrize("app_metadata, wanted", [
+    ({}, "blocked"),  # blocked by a person in Auth0: graded deprovisioning
+    ({"entra": {"blocked_by_companion": True}}, None),  # our own block, older marker
+    ({"entra_block": {"causes": ["risk"]}}, None),  # our own block, named causes
+    ({"entra_block": {"causes": []}}, "blocked"),  # a marker with no cause left is not ours
+])
+def test_only_a_block_the_companion_did_not_set_is_graded(app_metadata, wanted):
+    link = types.SimpleNamespace(deprovision_reason=None)
+    user = {"user_id": "auth0|x", "blocked": True, "app_metadata": app_metadata}
+    assert deprovision.wanted_off(link, user, "entra") == wanted
