@@ -104,13 +104,19 @@ def state_get(store, key, default=None):
 
 
 def state_set(store, key, value):
-    """Store a durable sync-state value."""
-    with store.session() as session:
-        row = session.get(SyncState, key)
-        if row is None:
-            session.add(SyncState(key=key, value=value))
-        else:
-            row.value = value
+    """Store a durable sync-state value; the last writer wins, also when two write a new key at once."""
+    for attempt in (1, 2):
+        try:
+            with store.session() as session:
+                row = session.get(SyncState, key)
+                if row is None:
+                    session.add(SyncState(key=key, value=value))
+                else:
+                    row.value = value
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise  # not the race (it cannot repeat once the row exists): a real fault
 
 
 def backlog(store):

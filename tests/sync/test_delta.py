@@ -46,3 +46,22 @@ def test_group_membership_changes_queue_the_members(world):
     world.leave(group, ben)
     delta.run_round(ctx, "groups")
     assert _user_events(ctx, mark) == [(ben["id"], False)]
+
+
+def test_two_writers_of_a_new_state_key_do_not_fail(tmp_path, monkeypatch):
+    from sqlalchemy.orm import Session
+
+    from service.db import Store, migrate
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    migrate(store.engine)
+    inbox.state_set(store, "subscriptions", {"users": "first"})  # the other writer committed first ...
+    real_get, missed = Session.get, []
+
+    def get_missing_once(self, entity, key, *args, **kwargs):
+        if not missed:  # ... after this one read the key as absent
+            missed.append(key)
+            return None
+        return real_get(self, entity, key, *args, **kwargs)
+    monkeypatch.setattr(Session, "get", get_missing_once)
+    inbox.state_set(store, "subscriptions", {"users": "second"})
+    assert missed == ["subscriptions"] and inbox.state_get(store, "subscriptions") == {"users": "second"}
