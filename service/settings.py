@@ -73,7 +73,6 @@ class Settings:
     immutable_id_namespace: str = DEFAULT_IMMUTABLE_ID_NAMESPACE
     ca_bundle: str | None = None
     http_timeout: float = 10.0
-    ready_budget_s: float = 600.0
     companion_api_audience: str | None = None
     dry_run: bool = False
     log_level: str = "INFO"
@@ -247,7 +246,6 @@ def _read_companion(r):
                                    "sqlite:///path/to/companion.db or postgresql://user:password@host:5432/db"),
         ca_bundle=_existing_file(r, "CA_BUNDLE"),
         http_timeout=r.number("HTTP_TIMEOUT_S", 10.0),
-        ready_budget_s=r.number("READY_BUDGET_S", 600.0),
         dry_run=r.boolean("DRY_RUN"),
         log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
     )
