@@ -77,6 +77,12 @@ class Driver:
 
     # -- requests ----------------------------------------------------------------------------------
 
+    def nudge(self, outcome):
+        """Kick a pending user whose account is not made yet (a request saw it); once Entra has the
+        account, only the poller's reads move it on, so a waiting page's refresh costs no pass."""
+        if outcome is not None and outcome.state == "pending" and outcome.object_id is None:
+            self.kick(outcome.auth0_user_id)
+
     def kick(self, auth0_user_id, seen=None):
         """Queue one background pass for the user (no-op while one is queued or running here)."""
         if seen is not None:  # a user Entra already shows is nearer to ready than one still to create

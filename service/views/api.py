@@ -65,10 +65,9 @@ def provision():
     user, mode = _user_from_body(_caller())
     companion = current_app.extensions["companion"]
     outcome = companion.provisioner.start(user, g.request_id, retry_failed_before=dt.datetime.now(dt.timezone.utc))
-    if outcome.state == "pending":
-        companion.driver.kick(outcome.auth0_user_id)
-        if mode == "inline":
-            outcome = _wait_for(companion, outcome, time.monotonic() + INLINE_WAIT_S)
+    companion.driver.nudge(outcome)
+    if outcome.state == "pending" and mode == "inline":
+        outcome = _wait_for(companion, outcome, time.monotonic() + INLINE_WAIT_S)
     return _answer(outcome)
 
 
@@ -88,8 +87,7 @@ def status(user_id):
     _authorize(claims, callers.READ, user_id)
     companion = current_app.extensions["companion"]
     outcome = companion.provisioner.status(user_id)
-    if outcome is not None and outcome.state == "pending":
-        companion.driver.kick(user_id)  # a poll also nudges work nobody is doing (e.g. after a restart)
+    companion.driver.nudge(outcome)  # a poll also nudges work nobody is doing (e.g. after a restart)
     if outcome is None:
         raise ApiError(404, "not_found", "No provisioning is known for this user; POST /v1/o365/provision first.")
     return _answer(outcome)

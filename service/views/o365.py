@@ -33,8 +33,7 @@ def start():
         g.o365_sub = claims["sub"]  # lets the error handlers offer the way back to Auth0
         user = {**_user_fields(claims.get("user")), "user_id": claims["sub"]}
         outcome = companion.provisioner.start(user, g.request_id, retry_failed_before=_began(claims))
-        if outcome.state == "pending":
-            companion.driver.kick(outcome.auth0_user_id)
+        companion.driver.nudge(outcome)
     except tokens.TokenRejected as why:
         return _failed(f"{why} Open Office 365 again to restart.", None, 400)
     except identity.InvalidUser as why:

@@ -166,3 +166,16 @@ def test_a_lag_that_has_dropped_is_noticed_and_unlearned(graph, driver):
     # read once a second before the old lag: ready in seconds, not after 80 % of 20 s
     assert time.monotonic() - started < 8
     assert driver.lag_s < 20.0
+
+
+def test_a_request_nudges_only_users_whose_account_is_not_made_yet(driver, monkeypatch):
+    from service.provisioning import Outcome
+    passes = []
+    monkeypatch.setattr(driver.p, "advance", lambda uid, seen=None: passes.append(uid))
+    driver.nudge(Outcome("pending", "auth0|shown", object_id="oid-1"))  # the poller's to move on
+    driver.nudge(Outcome("ready", "auth0|done", object_id="oid-2"))
+    driver.nudge(Outcome("pending", "auth0|new"))
+    deadline = time.monotonic() + 5
+    while not (passes and driver.idle()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert passes == ["auth0|new"]
