@@ -151,7 +151,7 @@ class Driver:
         try:
             if len(uids) == 1:
                 self.p.advance(uids[0])
-            else:
+            elif uids:  # another pass took them all meanwhile
                 self.p.advance_many(uids)
         finally:
             with self._lock:
