@@ -257,8 +257,9 @@ class Driver:
             every = SLOW_EVERY_S
         else:  # a licence just assigned is read next round; replication is read at most 0.5 s apart
             every = 0.0 if link.step == "verify" else min(0.5, 0.1 * (age - gate))
-        return (last is None and age >= min(gate, EARLY_EVERY_S)) or \
-            (last is not None and (now - last).total_seconds() >= every)
+        if last is None:
+            return age >= min(gate, EARLY_EVERY_S)
+        return (now - last).total_seconds() >= every
 
     def _learn_lag(self, link, now):
         if link.step != "licence":

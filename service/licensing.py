@@ -88,7 +88,6 @@ class SeatLedger:
         self.s, self.store, self.catalog = settings, store, catalog
         self.sleep, self.clock = sleep, clock
         self._queued, self._queue_lock, self._serving = [], threading.Lock(), threading.Lock()
-        self.leases_taken = 0  # tests: how many times this process took the seat lease
 
     def reserve(self, link):
         """Promise link (leased by the caller, at step "new") a seat: under the seat lease it moves to
@@ -161,7 +160,6 @@ class SeatLedger:
         seats.level_seen(self.store, self.s.o365_license_sku, seen)
 
     def _lease(self):
-        self.leases_taken += 1
         owner, deadline = uuid.uuid4().hex, self.clock() + SEAT_LEASE_WAIT_S
         while not leases.acquire(self.store, SEAT_LEASE, owner, ttl_s=10):
             if self.clock() > deadline:

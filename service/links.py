@@ -28,14 +28,17 @@ def get_or_create(store, auth0_user_id, immutable_id, profile, reference=None):
     return get(store, auth0_user_id)
 
 
+def _takeable(now, owner=None):
+    """A lease nobody holds, one that has expired, or (given an owner) one this owner holds already."""
+    return or_(Link.lease_until.is_(None), Link.lease_until < now, *([Link.lease_owner == owner] if owner else []))
+
+
 def acquire(store, auth0_user_id, owner, ttl_s):
     """Take the per-user lease if free or expired; True when this owner holds it."""
     now = utcnow()
     with store.session() as session:
         result = session.execute(
-            update(Link)
-            .where(Link.auth0_user_id == auth0_user_id,
-                   or_(Link.lease_until.is_(None), Link.lease_until < now, Link.lease_owner == owner))
+            update(Link).where(Link.auth0_user_id == auth0_user_id, _takeable(now, owner))
             .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=ttl_s))
             .execution_options(synchronize_session=False))
         return result.rowcount == 1
@@ -48,10 +51,9 @@ def acquire_many(store, auth0_user_ids, owner, ttl_s, steps):
     with store.session() as session:
         session.execute(
             update(Link).where(Link.auth0_user_id.in_(ids), Link.state == "pending", Link.step.in_(steps),
-                               or_(Link.lease_until.is_(None), Link.lease_until < now, Link.lease_owner == owner))
+                               _takeable(now, owner))
             .values(lease_owner=owner, lease_until=now + dt.timedelta(seconds=ttl_s))
             .execution_options(synchronize_session=False))
-    with store.session() as session:
         return list(session.scalars(select(Link).where(Link.auth0_user_id.in_(ids), Link.lease_owner == owner)))
 
 
@@ -79,10 +81,7 @@ def save_each(store, changes, on_each):
 
 def release(store, auth0_user_id, owner):
     """Give the lease back if this owner still holds it."""
-    with store.session() as session:
-        session.execute(
-            update(Link).where(Link.auth0_user_id == auth0_user_id, Link.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
+    release_many(store, [auth0_user_id], owner)
 
 
 def save(store, link, **changes):
@@ -145,7 +144,7 @@ def move_many(store, auth0_user_ids, from_step, on_each, **values):
         rows = session.execute(
             update(Link).where(Link.auth0_user_id.in_(list(auth0_user_ids)), Link.state == "pending",
                                Link.step == from_step,
-                               or_(Link.lease_until.is_(None), Link.lease_until < now))
+                               _takeable(now))
             .values(updated_at=now, **values)
             .returning(Link.auth0_user_id, Link.entra_object_id, Link.upn, Link.created_at)
             .execution_options(synchronize_session=False)).all()
@@ -160,7 +159,7 @@ def pending_unleased(store, now, limit=5000):
         return list(session.execute(
             select(Link.auth0_user_id, Link.step, Link.entra_object_id, Link.attempts, Link.created_at,
                    Link.updated_at)
-            .where(Link.state == "pending", or_(Link.lease_until.is_(None), Link.lease_until < now))
+            .where(Link.state == "pending", _takeable(now))
             .order_by(Link.created_at).limit(limit)))
 
 
