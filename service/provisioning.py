@@ -349,11 +349,12 @@ class Provisioner:
     def license_all(self, seen):
         """Users at the licence step that a batched read shows ({auth0 user id: Graph user}): licences
         assigned in `$batch` calls of 20, the assigned ones moved on together with one audit row each.
-        Returns the users to run through _license one by one (any other answer: its error policy applies)."""
+        Returns ({auth0 user id: object id} moved to verify, {the users to run through _license one by
+        one}: any other answer, whose error policy applies)."""
         try:
             entry = self.skus.resolve(self.s.o365_license_sku, self.s.o365_disabled_plans)
         except LicenceUnavailable:
-            return seen
+            return {}, seen
         held = [uid for uid, user in seen.items() if has_sku(user, entry["skuId"])]
         todo = [uid for uid, user in seen.items() if uid not in held and user.get("usageLocation")]
         answers = self.graph.batch([self.graph.assign_license_request(seen[uid]["id"], [entry]) for uid in todo])
@@ -363,8 +364,10 @@ class Provisioner:
             audit.record(session, "entra.licence.assigned", "ok", row.auth0_user_id, row.entra_object_id,
                          fact=f"{row.entra_object_id}:{self.s.o365_license_sku}", sku=self.s.o365_license_sku,
                          disabled_plans=entry["disabledPlans"])
-        links.move_many(self.store, done, "licence", audited, licence_sku=self.s.o365_license_sku, step="verify")
-        return {uid: user for uid, user in seen.items() if uid not in done}
+        moved = links.move_many(self.store, done, "licence", audited, licence_sku=self.s.o365_license_sku,
+                                step="verify")
+        return ({row.auth0_user_id: row.entra_object_id for row in moved},
+                {uid: user for uid, user in seen.items() if uid not in done})
 
     def ready_all(self, seen_licensed):
         """Users at the verify step whose batched read shows the licence: ready together, one audit row each
