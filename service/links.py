@@ -2,6 +2,7 @@
 import datetime as dt
 
 from sqlalchemy import insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from service.models import Link, utcnow
@@ -19,13 +20,16 @@ def get_or_create(store, auth0_user_id, immutable_id, profile, reference=None):
     existing = get(store, auth0_user_id)
     if existing is not None:
         return existing
-    try:
-        with store.session() as session:
-            session.add(Link(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending",
-                             step="new", upn_variant=0, attempts=0, profile=profile, reference=reference))
-    except IntegrityError:
-        pass  # another request created it first; both then read the same row
-    return get(store, auth0_user_id)
+    row = dict(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending", step="new", upn_variant=0,
+               attempts=0, profile=profile, reference=reference)
+    with store.session() as session:  # one round: the row this request made, or the one a racing request made
+        made = session.scalars(_insert(store)(Link).values(**row).on_conflict_do_nothing().returning(Link)).first()
+        return made or session.get(Link, auth0_user_id)
+
+
+def _insert(store):
+    """INSERT with ON CONFLICT for the store's backend (both speak it; SQLAlchemy spells it per dialect)."""
+    return postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
 
 
 def _takeable(now, owner=None):

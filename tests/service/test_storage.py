@@ -1,10 +1,13 @@
 """Migrations from empty on SQLite and PostgreSQL; links, leases and the append-only audit log."""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
 from service import audit, links
 from service.db import Store, migrate
-from service.models import AuditEvent, AuditLogIsAppendOnly
+from service.models import AuditEvent, AuditLogIsAppendOnly, Link
 
 
 @pytest.fixture
@@ -33,6 +36,20 @@ def test_link_is_created_once_and_the_lease_is_exclusive(store):
     assert not links.acquire(store, "google-oauth2|1", "worker-b", 30)
     links.release(store, "google-oauth2|1", "worker-a")
     assert links.acquire(store, "google-oauth2|1", "worker-b", 30)
+
+
+def test_racing_first_sights_make_one_link_and_all_see_it(store):
+    """Twelve requests for one new user at once: one row, the same one for every request."""
+    barrier = threading.Barrier(12)
+
+    def first_sight(i):
+        barrier.wait()
+        return links.get_or_create(store, "google-oauth2|race", f"iid-race-{i}", {"n": i})
+    with ThreadPoolExecutor(12) as pool:
+        seen = list(pool.map(first_sight, range(12)))
+    assert len({(x.auth0_user_id, x.immutable_id, x.created_at) for x in seen}) == 1
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Link)) == 1
 
 
 def test_an_expired_lease_can_be_taken_over(store):
