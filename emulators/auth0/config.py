@@ -25,6 +25,7 @@ SEED_CONNECTIONS = (
     {"id": "con_sandboxdb0000001", "name": "Username-Password-Authentication", "strategy": "auth0"},
     {"id": "con_googleoauth20001", "name": "google-oauth2", "strategy": "google-oauth2"},
     {"id": "con_partnersaml00001", "name": "partner-saml", "strategy": "samlp"},
+    {"id": "con_zentraidwaad0001", "name": "contoso-entra", "strategy": "waad"},
 )
 SEED_ROLES = (
     {"id": "rol_sandboxstaff0001", "name": "Staff", "description": "Employees and long-term staff"},

@@ -32,7 +32,7 @@ class Store:
         self.reset()
 
     def reset(self):
-        """Back to the sandbox seed: three connections, three roles, no users."""
+        """Back to the sandbox seed: four connections, three roles, no users."""
         with self.lock:
             self.connections = {c["name"]: dict(c) for c in SEED_CONNECTIONS}
             self.roles = {r["id"]: dict(r) for r in SEED_ROLES}

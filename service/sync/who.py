@@ -21,30 +21,41 @@ def _by_link(store, oid):
         return session.scalars(select(Link.auth0_user_id).where(Link.entra_object_id == oid)).all()
 
 
-def _by_enterprise_connection(auth0, oid):
+def _waad_id(oid):
     """Users of an Entra (waad) enterprise connection carry the object id in their user id."""
+    return f"waad|{oid}"
+
+
+def _by_ids(auth0, oid, namespace):
+    """One search for both id rules: the enterprise connection's user id and our external id."""
+    return list(auth0.search_users(f'user_id:"{_waad_id(oid)}" OR app_metadata.{namespace}.object_id:"{oid}"'))
+
+
+def _read(auth0, user_id):
     try:
-        return [auth0.get_user(f"waad|{oid}")]
+        return auth0.get_user(user_id)
     except NotFound:
-        return []
-
-
-def _by_external_id(auth0, oid, namespace):
-    return list(auth0.search_users(f'app_metadata.{namespace}.object_id:"{oid}"'))
+        return None
 
 
 def resolve(auth0, store, config, oid, email=None):
-    """Find the one Auth0 user for Entra object oid; Match.ambiguous lists ids when several qualify."""
+    """Find the one Auth0 user for Entra object oid; Match.ambiguous lists ids when several qualify.
+
+    Two Auth0 reads at most for a user the companion knows (one for an external id alone): a change at
+    the Auth0 tier's rate limit costs the reads plus its writes, so each read saved is drain rate."""
     found = {}
     for uid in _by_link(store, oid):
-        try:
-            found.setdefault(uid, ("link", auth0.get_user(uid)))
-        except NotFound:
-            pass  # the Auth0 user behind an Office 365 link is gone: no match by this rule
-    for rule, users in (("enterprise_connection", _by_enterprise_connection(auth0, oid)),
-                        ("external_id", _by_external_id(auth0, oid, config.namespace))):
-        for user in users:
-            found.setdefault(user["user_id"], (rule, user))
+        user = _read(auth0, uid)  # gone: the Auth0 user behind an Office 365 link was deleted
+        if user is not None:
+            found.setdefault(uid, ("link", user))
+    for user in _by_ids(auth0, oid, config.namespace):
+        if user["user_id"] == _waad_id(oid):  # re-read by id: search is eventually consistent (facts/auth0.md §3.2)
+            found.setdefault(user["user_id"], ("enterprise_connection", _read(auth0, user["user_id"]) or user))
+        else:
+            found.setdefault(user["user_id"], ("external_id", user))
+    if not found:  # a first sign-in through the connection moments ago may not be searchable yet
+        user = _read(auth0, _waad_id(oid))
+        found = {user["user_id"]: ("enterprise_connection", user)} if user else {}
     if not found and email and config.link_by_verified_email:
         verified = [u for u in auth0.users_by_email(email) if u.get("email_verified")]
         found = {u["user_id"]: ("verified_email", u) for u in verified}

@@ -84,7 +84,7 @@ def test_connections_checkpoint_paging(emu):
     first = emu.api("GET", "/connections", query_string={"take": 2}).json
     assert [c["id"] for c in first["connections"]] == ["con_googleoauth20001", "con_partnersaml00001"]
     rest = emu.api("GET", "/connections", query_string={"take": 2, "from": first["next"], "fields": "name"}).json
-    assert rest == {"connections": [{"name": "Username-Password-Authentication"}]}
+    assert rest == {"connections": [{"name": "Username-Password-Authentication"}, {"name": "contoso-entra"}]}
 
 
 def test_new_routes_need_their_scopes(emu):

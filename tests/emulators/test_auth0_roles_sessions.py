@@ -84,7 +84,7 @@ def test_connections_seed_and_filters(emu):
     rows = emu.api("GET", "/connections").json
     assert [(c["name"], c["strategy"]) for c in rows] == [
         ("Username-Password-Authentication", "auth0"), ("google-oauth2", "google-oauth2"),
-        ("partner-saml", "samlp")]
+        ("partner-saml", "samlp"), ("contoso-entra", "waad")]
     assert all(c["id"].startswith("con_") and len(c["id"]) == 20 for c in rows)
     only = emu.api("GET", "/connections?strategy=samlp&strategy=auth0").json
     assert [c["strategy"] for c in only] == ["auth0", "samlp"]

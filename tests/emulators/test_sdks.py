@@ -122,4 +122,4 @@ def test_auth0_python_against_the_auth0_emulator(auth0):
     tokens = list(client.users.refresh_token.list(busy.user_id))
     assert len(tokens) == 2 and {t.session_id for t in tokens} <= {s.id for p in sessions for s in p.items}
     assert [c.name for c in client.connections.list(take=1)] == [
-        "google-oauth2", "partner-saml", "Username-Password-Authentication"]
+        "google-oauth2", "partner-saml", "Username-Password-Authentication", "contoso-entra"]

@@ -179,3 +179,55 @@ def test_leaving_the_scope_blocks_sync_owned_users_but_never_office365_accounts(
     ctx.auth0.update_user("auth0|o365scope", {"app_metadata": {"entra_companion": {"upn": done.upn}}})
     assert handlers.sync_user(ctx, done.object_id, {}) == "out-of-scope"
     assert not world.auth0_users("o365scope@example.com")[0].get("blocked")
+
+
+def _auth0_calls(world):
+    return dict(world.auth0_emu.stats()["requests"])
+
+
+def _since(world, before):
+    after = _auth0_calls(world)
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
+def test_a_disable_costs_one_auth0_read_and_the_three_writes(world):
+    """Drain rate at the Auth0 tier's limit is calls per change: a user known by its external id is
+    found by one search, then blocked with its sessions and refresh tokens revoked."""
+    kim = world.user("kim")
+    ctx = world.context(_mapping())
+    handlers.sync_user(ctx, kim["id"], {})
+    world.entra.update_user(kim["id"], {"accountEnabled": False})
+    before = _auth0_calls(world)
+    assert handlers.sync_user(ctx, kim["id"], {}) == "blocked"
+    assert _since(world, before) == {"GET /api/v2/users": 1, "PATCH /api/v2/users/{id}": 1,
+                                     "DELETE /api/v2/users/{user_id}/sessions": 1,
+                                     "DELETE /api/v2/users/{user_id}/refresh-tokens": 1}
+
+
+def _waad_user(world, entra_user):
+    return world.seed_auth0(user_id=f"waad|{entra_user['id']}", connection="contoso-entra",
+                            email=entra_user["mail"], email_verified=True)["users"][0]
+
+
+def test_enterprise_connection_users_are_found_by_user_id_even_before_search_shows_them(world):
+    lee, max_ = world.user("lee"), world.user("max")
+    ctx = world.context(_mapping(create_users=False, managed_connections=["contoso-entra"]))
+    indexed = _waad_user(world, lee)
+    for person in (lee, max_):
+        world.entra.update_user(person["id"], {"accountEnabled": False})
+    assert handlers.sync_user(ctx, lee["id"], {}) == "blocked"  # found by the search, re-read by id
+    world.auth0_emu.configure(search_lag_s=60)
+    fresh = _waad_user(world, max_)  # signed in through the connection a moment ago: not searchable yet
+    assert handlers.sync_user(ctx, max_["id"], {}) == "blocked"
+    users = {u["user_id"]: u for u in world.auth0_users()}
+    assert users[indexed["user_id"]]["blocked"] and users[fresh["user_id"]]["blocked"]
+
+
+def test_an_enterprise_user_and_an_external_id_for_one_object_are_reported_not_guessed(world):
+    ned = world.user("ned")
+    ctx = world.context(_mapping(managed_connections=["contoso-entra"]))
+    handlers.sync_user(ctx, ned["id"], {})  # a database user carrying ned's object id
+    _waad_user(world, ned)
+    world.entra.update_user(ned["id"], {"accountEnabled": False})
+    assert handlers.sync_user(ctx, ned["id"], {}) == "ambiguous"
+    assert not any(u.get("blocked") for u in world.auth0_users())
