@@ -25,13 +25,16 @@ class EntraView:
 
 
 def read_entra(graph, oid, deleted_hint=False):
-    """Read the user, its groups (transitive) and manager; a replication 404 is Transient, not a delete."""
+    """Read the user, its groups (transitive) and manager (not for a disabled user); a replication 404 is
+    Transient, not a delete."""
     try:
         user = graph.get_user(oid, select=USER_SELECT)
     except NotFound:
         if deleted_hint or soft_deleted(graph, oid):
             return EntraView(oid, None, deleted=True)
         raise Transient(f"Entra user {oid} is not visible yet") from None
+    if not user.get("accountEnabled", True):
+        return EntraView(oid, user)  # offboarded whatever its groups and manager: two reads saved
     groups = tuple(g["id"] for g in graph.member_of(oid, transitive=True, select=("id",))
                    if g.get("@odata.type", "#microsoft.graph.group").endswith("group"))
     try:

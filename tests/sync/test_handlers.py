@@ -197,8 +197,11 @@ def test_a_disable_costs_one_auth0_read_and_the_three_writes(world):
     ctx = world.context(_mapping())
     handlers.sync_user(ctx, kim["id"], {})
     world.entra.update_user(kim["id"], {"accountEnabled": False})
-    before = _auth0_calls(world)
+    before, graph_before = _auth0_calls(world), world.graph_emu.stats()["requests"]
     assert handlers.sync_user(ctx, kim["id"], {}) == "blocked"
+    graph_after = world.graph_emu.stats()["requests"]
+    assert {k: v - graph_before.get(k, 0) for k, v in graph_after.items() if v != graph_before.get(k, 0)} == {
+        "GET /v1.0/users/{id}": 1}  # groups and manager do not matter to a disabled user
     assert _since(world, before) == {"GET /api/v2/users": 1, "PATCH /api/v2/users/{id}": 1,
                                      "DELETE /api/v2/users/{user_id}/sessions": 1,
                                      "DELETE /api/v2/users/{user_id}/refresh-tokens": 1}
