@@ -32,6 +32,7 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 READ_ONLY_POSTS = frozenset({"/jobs/users-exports"})
 SEARCH_CAP = 1000  # GET /users pages only through the first 1,000 results (facts/auth0.md §3.2)
 PER_PAGE = 100     # the largest per_page Auth0 accepts
+MAX_HOLD_S = 1.0   # a reset further off than a second is clock skew: a 429 and its retry are cheaper
 
 
 def _seg(value):
@@ -83,6 +84,7 @@ class Auth0Client:
         self._retrier = Retrier(self.retry, sleep=sleep, rng=rng, name="auth0")
         self._token_lock = threading.Lock()
         self._token_value, self._token_expires = None, 0.0
+        self._hold_until = float("-inf")  # shared by this client's threads (see _note)
 
     @classmethod
     def from_settings(cls, s, **overrides):
@@ -114,13 +116,30 @@ class Auth0Client:
 
     def _send(self, method, url, label, *, headers=None, **kwargs):
         def send():
-            return self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            self._hold()
+            resp = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+            if resp.status_code < 400:
+                self._note(resp.headers)
+            return resp
         try:
             return self._retrier.run(send, retry_status=RETRY_STATUS, label=label,
                                      hint=lambda r: wait_hint(r.headers))
         except RETRYABLE_EXCEPTIONS as exc:
             raise Transient(f"Auth0 unreachable ({type(exc).__name__})", vendor="auth0",
                             code=type(exc).__name__) from exc
+
+    def _note(self, headers):
+        """After an answer that spent the bucket's last token, hold every thread's next call until Auth0
+        adds one (x-ratelimit-reset): a call sent into an empty bucket only comes back 429 and goes again."""
+        if str(header(headers, "x-ratelimit-remaining") or "").strip() == "0":
+            wait = ratelimit_reset_s(headers)
+            if wait is not None:
+                self._hold_until = self.clock() + min(wait, MAX_HOLD_S)
+
+    def _hold(self):
+        wait = self._hold_until - self.clock()
+        if wait > 0:
+            self.sleep(wait)
 
     def granted_scopes(self):
         """The scopes of the Management API token in use, as the token itself lists them."""

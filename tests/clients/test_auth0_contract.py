@@ -62,15 +62,27 @@ def test_duplicate_is_conflict_and_missing_is_not_found(client):
 
 def test_429_waits_until_x_ratelimit_reset(auth0, client):
     user = new_db_user(client, "limited@example.com")
+    other = Auth0Client.from_settings(auth0_settings(auth0))  # another process: it has not seen the bucket
     resets = []
-    client.session.hooks["response"].append(
+    other.session.hooks["response"].append(
         lambda resp, *a, **k: resets.append(float(resp.headers["x-ratelimit-reset"]))
         if resp.status_code == 429 else None)
+    other.get_user(user["user_id"])  # its token, before the limit is lowered
     auth0.configure(rate_limit=1)
     client.get_user(user["user_id"])
-    client.get_user(user["user_id"])  # the bucket is empty: 429, wait, retry
+    other.get_user(user["user_id"])  # the bucket is empty: 429, wait, retry
     assert len(resets) == 1 and time.time() >= resets[0]
     assert auth0.stats()["throttled"] == 1
+
+
+def test_a_client_that_emptied_the_bucket_waits_for_the_refill_instead_of_a_429(auth0, client):
+    user = new_db_user(client, "paced@example.com")
+    auth0.configure(rate_limit=2)
+    started = time.monotonic()
+    for _ in range(6):
+        client.get_user(user["user_id"])
+    assert auth0.stats()["throttled"] == 0
+    assert time.monotonic() - started >= 1.0  # 6 calls from a bucket of 2 at 2 a second
 
 
 def test_injected_503_is_retried(auth0, client):

@@ -70,6 +70,24 @@ def test_429_waits_for_ratelimit_reset(server, auth0_client, sleeps):
     assert len(sleeps) == 1 and reset - before - 0.5 <= sleeps[0] <= (reset - before) * 1.1 + 0.1
 
 
+def test_an_empty_bucket_holds_the_next_call_until_its_reset(server, auth0_client, sleeps):
+    """The answer that spent the last token says so: the next call waits for the refill instead of
+    going out to a 429 (at most a second: a reset further off is clock skew)."""
+    near = int(time.time()) + 1
+    server.add("GET", "/api/v2/users/x", (200, USER, {"x-ratelimit-remaining": "7", "x-ratelimit-reset": str(near)}),
+               (200, USER, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(near)}),
+               (200, USER, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(near + 60)}), (200, USER))
+    auth0_client.get_user("x")
+    auth0_client.get_user("x")
+    assert sleeps == []  # tokens were left after the first answer
+    before = time.time()
+    auth0_client.get_user("x")
+    assert len(sleeps) == 1 and 0 < sleeps[0] <= near - before + 0.1
+    auth0_client.get_user("x")
+    assert len(sleeps) == 2 and sleeps[1] == 1.0
+    assert len(server.calls("GET")) == 4
+
+
 def test_429_persisting_becomes_throttled(server, auth0_client, sleeps):
     server.add("GET", "/api/v2/users/x", (429, {"statusCode": 429, "error": "Too Many Requests",
                                                "message": "slow down"}, {"Retry-After": "1"}))
