@@ -40,6 +40,22 @@ def _row(action, outcome, auth0_user_id, entra_object_id, reference, detail):
                       entra_object_id=entra_object_id, reference=reference, detail=detail)
 
 
+def record_facts(session, action, outcome, rows):
+    """Once-only facts for many users in two statements (what record(fact=…) does one by one): rows are
+    dicts of auth0_user_id, entra_object_id, fact, reference and detail; a fact already there adds none."""
+    ids = list({r["auth0_user_id"] for r in rows})
+    if not ids:
+        return
+    known = set(session.execute(select(AuditEvent.auth0_user_id, AuditEvent.fact).where(
+        AuditEvent.action == action, AuditEvent.auth0_user_id.in_(ids))).tuples())
+    now = utcnow()
+    values = [{"at": now, "action": action, "outcome": outcome, "auth0_user_id": r["auth0_user_id"],
+               "entra_object_id": r["entra_object_id"], "reference": r.get("reference"), "fact": r["fact"],
+               "detail": r.get("detail") or {}} for r in rows if (r["auth0_user_id"], r["fact"]) not in known]
+    if values:
+        session.execute(insert(AuditEvent), values)
+
+
 def record_many(session, rows, reference=None):
     """Add many audit rows in one statement: rows of (action, outcome, auth0_user_id, entra_object_id, detail)."""
     now = utcnow()

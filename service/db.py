@@ -84,6 +84,15 @@ class Store:
     def __init__(self, url):
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._single = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                    expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def statement(self):
+        """A session whose statements each commit by themselves: for one read or one atomic upsert, no
+        BEGIN and COMMIT round trips around it (a login storm's hottest queries on PostgreSQL)."""
+        with self._single() as session:
+            yield session
 
     @contextlib.contextmanager
     def session(self):

@@ -1,7 +1,7 @@
 """Data access for identity links: create once, lease per user, record progress."""
 import datetime as dt
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -10,7 +10,7 @@ from service.models import Link, utcnow
 
 def get(store, auth0_user_id):
     """The link for an Auth0 user, or None."""
-    with store.session() as session:
+    with store.statement() as session:
         return session.get(Link, auth0_user_id)
 
 
@@ -22,9 +22,9 @@ def get_or_create(store, auth0_user_id, immutable_id, profile, reference=None):
         return existing
     row = dict(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending", step="new", upn_variant=0,
                attempts=0, profile=profile, reference=reference)
-    with store.session() as session:  # one round: the row this request made, or the one a racing request made
+    with store.statement() as session:  # the row this request made, or the one a racing request made
         made = session.scalars(_insert(store)(Link).values(**row).on_conflict_do_nothing().returning(Link)).first()
-        return made or session.get(Link, auth0_user_id)
+    return made or get(store, auth0_user_id)
 
 
 def _insert(store):
@@ -69,15 +69,20 @@ def release_many(store, auth0_user_ids, owner):
             .values(lease_owner=None, lease_until=None).execution_options(synchronize_session=False))
 
 
-def save_each(store, changes, on_each):
-    """Persist {link: changes} in one transaction, mirrored on the objects; on_each(session, link) runs for
-    each in the same transaction (e.g. its audit row)."""
+def save_each(store, changes, audited):
+    """Persist {link: changes} in one transaction (one statement per set of changed columns), mirrored on
+    the objects; audited(session, links) runs once in the same transaction (e.g. their audit rows)."""
     now = utcnow()
+    groups = {}
+    for link, values in changes.items():
+        groups.setdefault(tuple(sorted(values)), []).append(link)
     with store.session() as session:
-        for link, values in changes.items():
-            session.execute(update(Link).where(Link.auth0_user_id == link.auth0_user_id)
-                            .values(updated_at=now, **values).execution_options(synchronize_session=False))
-            on_each(session, link)
+        for keys, group in groups.items():
+            stmt = (update(Link).where(Link.auth0_user_id == bindparam("_id"))
+                    .values(updated_at=now, **{k: bindparam("_" + k) for k in keys}))
+            session.connection().execute(stmt, [{"_id": x.auth0_user_id, **{"_" + k: changes[x][k] for k in keys}}
+                                                for x in group])
+        audited(session, list(changes))
     for link, values in changes.items():
         for key, value in dict(values, updated_at=now).items():
             setattr(link, key, value)
@@ -140,9 +145,9 @@ def adopt(store, rows, origin="rule"):
     return [uid for row in rows for uid in adopt(store, [row], origin)]
 
 
-def move_many(store, auth0_user_ids, from_step, on_each, **values):
-    """Unleased pending links at from_step among the ids take `values` in one statement; on_each(session,
-    row) runs for each one changed, in the same transaction (e.g. its audit row: one fact, one row)."""
+def move_many(store, auth0_user_ids, from_step, audited, **values):
+    """Unleased pending links at from_step among the ids take `values` in one statement; audited(session,
+    rows) runs once for the rows changed, in the same transaction (e.g. their audit rows: one fact, one row)."""
     now = utcnow()
     with store.session() as session:
         rows = session.execute(
@@ -152,8 +157,7 @@ def move_many(store, auth0_user_ids, from_step, on_each, **values):
             .values(updated_at=now, **values)
             .returning(Link.auth0_user_id, Link.entra_object_id, Link.upn, Link.created_at)
             .execution_options(synchronize_session=False)).all()
-        for row in rows:
-            on_each(session, row)
+        audited(session, rows)
     return rows
 
 

@@ -153,9 +153,10 @@ class Provisioner:
         created = {link: answer["body"] for link, answer in zip(todo, answers)
                    if item_error(answer) is None and isinstance(answer.get("body"), dict) and answer["body"].get("id")}
 
-        def audited(session, link):
-            audit.record(session, "entra.user.created", "ok", link.auth0_user_id, created[link]["id"],
-                         reference=link.reference, fact=created[link]["id"], upn=created[link]["userPrincipalName"])
+        def audited(session, made_links):
+            audit.record_facts(session, "entra.user.created", "ok", [
+                {"auth0_user_id": x.auth0_user_id, "entra_object_id": created[x]["id"], "fact": created[x]["id"],
+                 "reference": x.reference, "detail": {"upn": created[x]["userPrincipalName"]}} for x in made_links])
         with metrics.step("create_batch"):
             links.save_each(self.store, {link: {"entra_object_id": user["id"], "upn": user["userPrincipalName"],
                                                 "step": "licence"} for link, user in created.items()}, audited)
@@ -360,10 +361,11 @@ class Provisioner:
         answers = self.graph.batch([self.graph.assign_license_request(seen[uid]["id"], [entry]) for uid in todo])
         done = held + [uid for uid, answer in zip(todo, answers) if item_error(answer) is None]
 
-        def audited(session, row):
-            audit.record(session, "entra.licence.assigned", "ok", row.auth0_user_id, row.entra_object_id,
-                         fact=f"{row.entra_object_id}:{self.s.o365_license_sku}", sku=self.s.o365_license_sku,
-                         disabled_plans=entry["disabledPlans"])
+        def audited(session, rows):
+            audit.record_facts(session, "entra.licence.assigned", "ok", [
+                {"auth0_user_id": r.auth0_user_id, "entra_object_id": r.entra_object_id,
+                 "fact": f"{r.entra_object_id}:{self.s.o365_license_sku}",
+                 "detail": {"sku": self.s.o365_license_sku, "disabled_plans": entry["disabledPlans"]}} for r in rows])
         moved = links.move_many(self.store, done, "licence", audited, licence_sku=self.s.o365_license_sku,
                                 step="verify")
         return ({row.auth0_user_id: row.entra_object_id for row in moved},
@@ -372,10 +374,12 @@ class Provisioner:
     def ready_all(self, seen_licensed):
         """Users at the verify step whose batched read shows the licence: ready together, one audit row each
         (what _verify does for one user, without a pool pass and six statements per user)."""
-        def audited(session, row):
-            audit.record(session, "o365.user.ready", "ok", row.auth0_user_id, row.entra_object_id,
-                         fact=row.entra_object_id, upn=row.upn)
-            metrics.first_login_ready(row.created_at)
+        def audited(session, rows):
+            audit.record_facts(session, "o365.user.ready", "ok", [
+                {"auth0_user_id": r.auth0_user_id, "entra_object_id": r.entra_object_id, "fact": r.entra_object_id,
+                 "detail": {"upn": r.upn}} for r in rows])
+            for row in rows:
+                metrics.first_login_ready(row.created_at)
         return links.move_many(self.store, seen_licensed, "verify", audited, state="ready", step="done",
                                last_error=None, ready_at=utcnow())
 

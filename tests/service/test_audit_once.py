@@ -2,6 +2,7 @@
 import pytest
 from sqlalchemy import select, text, update
 
+from service import audit
 from service.clients.graph import GraphClient
 from service.db import Store, migrate
 from service.models import AuditEvent, Link
@@ -66,3 +67,21 @@ def test_adoption_after_a_lapsed_lease_is_recorded_once(make):
     stalled.graph = LapsingGraph(stalled.graph, "find_user_by_immutable_id", make())
     assert stalled.ensure(USER, wait_s=15).state == "ready"
     assert _counts(stalled.store) == {"entra.user.adopted": 1, "entra.licence.assigned": 1, "o365.user.ready": 1}
+
+
+def test_facts_recorded_for_a_group_skip_the_ones_already_there(database_url):
+    store = Store(database_url)
+    migrate(store.engine)
+    rows = [{"auth0_user_id": f"auth0|g{i}", "entra_object_id": f"oid-{i}", "fact": f"oid-{i}",
+             "detail": {"upn": f"g{i}@example.com"}} for i in range(3)]
+    with store.session() as session:
+        audit.record(session, "o365.user.ready", "ok", "auth0|g1", "oid-1", fact="oid-1")
+    with store.session() as session:  # a group pass after a lapsed lease states g1's fact again
+        audit.record_facts(session, "o365.user.ready", "ok", rows)
+        audit.record_facts(session, "o365.user.ready", "ok", [])
+    with store.session() as session:
+        got = session.execute(select(AuditEvent.auth0_user_id, AuditEvent.fact, AuditEvent.detail)
+                              .where(AuditEvent.action == "o365.user.ready").order_by(AuditEvent.id)).all()
+    assert [(u, f) for u, f, _d in got] == [("auth0|g1", "oid-1"), ("auth0|g0", "oid-0"), ("auth0|g2", "oid-2")]
+    assert got[1].detail == {"upn": "g0@example.com"}
+    store.engine.dispose()
