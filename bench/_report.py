@@ -59,7 +59,8 @@ def _s(value):
 
 
 def _share(k, n):
-    return f"{k}/{n} ({100 * k / n:.0f} %)" if n else "—"
+    share = f"{100 * k / n:.1f}".removesuffix(".0") if n else ""  # 199/200 is 99.5 %, not "100 %"
+    return f"{k}/{n} ({share} %)" if n else "—"
 
 
 def _failed(batch):
