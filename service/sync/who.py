@@ -49,10 +49,10 @@ def resolve(auth0, store, config, oid, email=None):
         if user is not None:
             found.setdefault(uid, ("link", user))
     for user in _by_ids(auth0, oid, config.namespace):
-        if user["user_id"] == _waad_id(oid):  # re-read by id: search is eventually consistent (facts/auth0.md §3.2)
-            found.setdefault(user["user_id"], ("enterprise_connection", _read(auth0, user["user_id"]) or user))
-        else:
+        if user["user_id"] != _waad_id(oid):
             found.setdefault(user["user_id"], ("external_id", user))
+        elif (fresh := _read(auth0, user["user_id"])) is not None:  # search is eventually consistent (§3.2)
+            found.setdefault(user["user_id"], ("enterprise_connection", fresh))
     if not found:  # a first sign-in through the connection moments ago may not be searchable yet
         user = _read(auth0, _waad_id(oid))
         found = {user["user_id"]: ("enterprise_connection", user)} if user else {}
