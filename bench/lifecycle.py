@@ -183,9 +183,9 @@ def summarize(path, rate, k, oids, arrived, done, failed, state, counters, say):
     blocked = {u["user_id"] for u in state["users"] if u.get("blocked")}
     revoked = {}
     for r in state["revocations"]:
-        revoked.setdefault(r["user_id"], set()).add(r["kind"])
+        revoked.setdefault(r["user_id"], set()).update(r["covers"])
     ok = sum(1 for i in range(k) if f"auth0|life{i:06d}" in blocked
-             and revoked.get(f"auth0|life{i:06d}", set()) >= {"sessions", "refresh-tokens"})
+             and revoked.get(f"auth0|life{i:06d}", set()) >= {"sessions", "refresh_tokens"})
     last = max(done.values(), default=None)
     drain_s = (last - min(arrived.values())) if last else None
     rate_used = (auth0_calls - throttled) / drain_s if drain_s else None  # answered, not refused

@@ -160,7 +160,8 @@ def _revoke(emu, user_id, kind, session_id=None, sessions=True, refresh_tokens=T
         gone_tokens = [t["id"] for t in store.refresh_tokens[user_id] if t not in keep]
         store.refresh_tokens[user_id] = keep
     record = {"user_id": user_id, "kind": kind, "at": now_iso(), "sessions_removed": gone_sessions,
-              "refresh_tokens_removed": gone_tokens}
+              "refresh_tokens_removed": gone_tokens,
+              "covers": [name for name, on in (("sessions", sessions), ("refresh_tokens", refresh_tokens)) if on]}
     if session_id:
         record["session_id"] = session_id
     store.revocations.append(record)

@@ -234,13 +234,10 @@ class Auth0Client:
         """DELETE /users/{id} (irreversible)."""
         self._request("DELETE", f"/users/{_seg(user_id)}")
 
-    def revoke_sessions(self, user_id):
-        """DELETE /users/{id}/sessions: end every session of the user."""
-        self._request("DELETE", f"/users/{_seg(user_id)}/sessions")
-
-    def revoke_refresh_tokens(self, user_id):
-        """DELETE /users/{id}/refresh-tokens: revoke every refresh token of the user."""
-        self._request("DELETE", f"/users/{_seg(user_id)}/refresh-tokens")
+    def revoke_access(self, user_id):
+        """POST /users/{id}/revoke-access with no session named: every session and refresh token of the
+        user in one call (202; DELETE …/sessions and …/refresh-tokens would take two)."""
+        self._request("POST", f"/users/{_seg(user_id)}/revoke-access", json={})
 
     def password_change_ticket(self, user_id, ttl_sec=604800):
         """POST /tickets/password-change: a link the person uses to set their own password."""

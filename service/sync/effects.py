@@ -71,8 +71,7 @@ class Effects:
         self._guard_threshold()
         self._write_block(user, {cause})
         if not self.dry_run:
-            self.auth0.revoke_sessions(user["user_id"])
-            self.auth0.revoke_refresh_tokens(user["user_id"])
+            self.auth0.revoke_access(user["user_id"])
         self._audit("auth0.user.blocked", user["user_id"], oid, reason=reason, cause=cause,
                     revoked=["sessions", "refresh_tokens"])
         return True

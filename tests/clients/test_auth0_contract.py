@@ -104,14 +104,13 @@ def test_roles_assign_and_remove(auth0, client):
     assert auth0.state()["role_assignments"][PARTNER] == []
 
 
-def test_revoke_sessions_and_refresh_tokens(auth0, client):
+def test_revoke_access_ends_every_session_and_refresh_token_in_one_call(auth0, client):
     (user,) = seed(auth0, {"email": "leaver@example.com", "connection": DB, "sessions": 2,
                            "refresh_tokens": 3})
-    client.revoke_sessions(user["user_id"])
-    client.revoke_refresh_tokens(user["user_id"])
+    client.revoke_access(user["user_id"])
     held = next(u for u in auth0.state()["users"] if u["user_id"] == user["user_id"])
     assert held["sessions"] == [] and held["refresh_tokens"] == []
-    assert len(held["revocations"]) >= 2
+    assert [r["covers"] for r in held["revocations"]] == [["sessions", "refresh_tokens"]]
 
 
 def test_lookup_by_email_search_and_connections(auth0, client):
@@ -146,7 +145,7 @@ def test_wrong_secret_is_auth_failed_without_the_secret(auth0):
 def test_dry_run_sends_no_write(auth0):
     (user,) = seed(auth0, {"email": "kept@example.com", "connection": DB, "sessions": 1})
     client = Auth0Client.from_settings(auth0_settings(auth0, dry_run=True))
-    for write in (lambda: client.delete_user(user["user_id"]), lambda: client.revoke_sessions(user["user_id"]),
+    for write in (lambda: client.delete_user(user["user_id"]), lambda: client.revoke_access(user["user_id"]),
                   lambda: client.update_user(user["user_id"], {"blocked": True})):
         with pytest.raises(DryRunBlocked):
             write()

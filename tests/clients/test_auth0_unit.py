@@ -155,8 +155,8 @@ def test_dry_run_blocks_writes_but_not_exports(server, sleeps, clock):
     client = Auth0Client(domain="t.auth0.com", client_id="c", client_secret="s", base_url=server.url,
                          sleep=sleeps.append, clock=clock, dry_run=True)
     for write in (lambda: client.delete_user("u"), lambda: client.update_user("u", {}),
-                  lambda: client.assign_roles("u", ["r"]), lambda: client.revoke_sessions("u"),
-                  lambda: client.revoke_refresh_tokens("u"), lambda: client.create_user({})):
+                  lambda: client.assign_roles("u", ["r"]), lambda: client.revoke_access("u"),
+                  lambda: client.create_user({})):
         with pytest.raises(DryRunBlocked):
             write()
     assert server.calls() == []

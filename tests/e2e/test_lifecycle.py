@@ -97,8 +97,8 @@ def _offboarding_round_trip(stack):
     stack.entra.update_user(alice["id"], {"accountEnabled": False})
     blocked = stack.wait(lambda: (stack.auth0_user(alice["mail"]) or {}).get("blocked"), what="blocked")
     user = stack.auth0_user(alice["mail"])
-    revoked = {r["kind"] for r in stack.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"]}
-    assert blocked and revoked == {"sessions", "refresh-tokens"}
+    revoked = {c for r in stack.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"] for c in r["covers"]}
+    assert blocked and revoked == {"sessions", "refresh_tokens"}
     return alice, user
 
 

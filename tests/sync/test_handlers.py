@@ -43,8 +43,8 @@ def test_disabled_in_entra_blocks_and_revokes_then_re_enabling_lifts_only_our_bl
     assert handlers.sync_user(ctx, bob["id"], {}) == "blocked"
     user = _the_auth0_user(world, bob)
     assert user["blocked"] is True and user["app_metadata"]["entra"]["blocked_by_companion"] is True
-    kinds = sorted(r["kind"] for r in world.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"])
-    assert kinds == ["refresh-tokens", "sessions"]
+    covered = [c for r in world.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"] for c in r["covers"]]
+    assert sorted(covered) == ["refresh_tokens", "sessions"]
     world.entra.update_user(bob["id"], {"accountEnabled": True})
     assert handlers.sync_user(ctx, bob["id"], {}) == "synced"
     assert _the_auth0_user(world, bob)["blocked"] is False
@@ -190,9 +190,9 @@ def _since(world, before):
     return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
 
 
-def test_a_disable_costs_one_auth0_read_and_the_three_writes(world):
+def test_a_disable_costs_one_auth0_read_and_two_writes(world):
     """Drain rate at the Auth0 tier's limit is calls per change: a user known by its external id is
-    found by one search, then blocked with its sessions and refresh tokens revoked."""
+    found by one search, then blocked, and its sessions and refresh tokens revoked in one call."""
     kim = world.user("kim")
     ctx = world.context(_mapping())
     handlers.sync_user(ctx, kim["id"], {})
@@ -203,8 +203,7 @@ def test_a_disable_costs_one_auth0_read_and_the_three_writes(world):
     assert {k: v - graph_before.get(k, 0) for k, v in graph_after.items() if v != graph_before.get(k, 0)} == {
         "GET /v1.0/users/{id}": 1}  # groups and manager do not matter to a disabled user
     assert _since(world, before) == {"GET /api/v2/users": 1, "PATCH /api/v2/users/{id}": 1,
-                                     "DELETE /api/v2/users/{user_id}/sessions": 1,
-                                     "DELETE /api/v2/users/{user_id}/refresh-tokens": 1}
+                                     "POST /api/v2/users/{id}/revoke-access": 1}
 
 
 def _waad_user(world, entra_user):
