@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import _browser  # noqa: E402
+from bench import _browser, stop_children_on_sigterm  # noqa: E402
 from bench.first_login import LATENCY_MS, companion_log_problems, machine, new_user, running  # noqa: E402
 from service import identity, sandbox, tokens  # noqa: E402
 from service.settings import DEFAULT_IMMUTABLE_ID_NAMESPACE  # noqa: E402
@@ -292,4 +292,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    stop_children_on_sigterm()
     sys.exit(main())

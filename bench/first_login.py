@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import _browser, _report, _rule, _storm  # noqa: E402
+from bench import _browser, _report, _rule, _storm, stop_children_on_sigterm  # noqa: E402
 from bench._observer import Observer  # noqa: E402
 from service import sandbox  # noqa: E402
 
@@ -265,4 +265,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    stop_children_on_sigterm()
     sys.exit(main())

@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench import stop_children_on_sigterm  # noqa: E402
 from bench.first_login import machine  # noqa: E402
 from bench._report import percentile  # noqa: E402
 from service import sandbox  # noqa: E402
@@ -230,4 +231,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    stop_children_on_sigterm()
     sys.exit(main())

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import _reconcile_plan as P  # noqa: E402
+from bench import _reconcile_plan as P, stop_children_on_sigterm  # noqa: E402
 from service import sandbox  # noqa: E402
 
 GOAL_S, GOAL_MB = 60.0, 300.0
@@ -305,4 +305,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    stop_children_on_sigterm()
     sys.exit(main())

@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import _rule_import_plan as P  # noqa: E402
+from bench import _rule_import_plan as P, stop_children_on_sigterm  # noqa: E402
 from bench.reconcile import _calls, _routes, _write, machine, running  # noqa: E402
 
 GOAL_S, GOAL_MB = 60.0, 300.0
@@ -158,4 +158,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    stop_children_on_sigterm()
     sys.exit(main())

@@ -94,3 +94,24 @@ def test_a_login_played_in_the_sandbox_makes_the_auth0_user_so_reconcile_finds_n
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])["summary"]
     assert "by_class" in summary and not summary["by_class"], summary
+
+
+def test_a_benchmark_stopped_with_sigterm_leaves_no_emulator_or_gunicorn_behind(tmp_path):
+    bench = sandbox.Proc([sys.executable, "bench/lifecycle.py", "--run", "webhook", "50", "1"],
+                         log_path=str(tmp_path / "bench.txt"))
+    children = []
+    try:
+        deadline = time.monotonic() + 90
+        while len(children := _descendants(bench.popen.pid)) < 4:  # both emulators, gunicorn, the worker
+            assert bench.popen.poll() is None and time.monotonic() < deadline, bench.output()[-3000:]
+            time.sleep(0.2)
+        bench.popen.send_signal(signal.SIGTERM)
+        assert bench.popen.wait(60) == 143
+        deadline = time.monotonic() + 15
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)]
+    finally:
+        bench.stop()
+        for pid in filter(_alive, children):  # what a failing run left behind
+            os.kill(pid, signal.SIGKILL)
