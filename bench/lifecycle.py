@@ -55,8 +55,9 @@ def stack(work_dir, path, threads):
     procs = []
     try:
         graph = sandbox.start_graph(work_dir, validate=False)
+        procs.append(graph.proc)
         auth0 = sandbox.start_auth0(work_dir, validate=False)
-        procs += [graph.proc, auth0.proc]
+        procs.append(auth0.proc)
         config = os.path.join(work_dir, "sync.yaml")
         with open(config, "w", encoding="utf-8") as fh:
             # The hourly destructive budget (default 500) would hold the rest of a 1,000-user wave for

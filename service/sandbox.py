@@ -2,6 +2,7 @@
 
 Used by `python -m service demo|sandbox`, by the end-to-end tests and by the benchmarks.
 """
+import contextlib
 import os
 import socket
 import subprocess
@@ -132,6 +133,17 @@ class Emulator:
         self.proc.stop()
 
 
+@contextlib.contextmanager
+def _or_stopped(proc):
+    """Stop a process just started when waiting for it fails in any way (Ctrl-C and SIGTERM included):
+    the caller never got it back, so nothing else would stop it."""
+    try:
+        yield proc
+    except BaseException:
+        proc.stop()
+        raise
+
+
 def start_graph(work_dir, *extra, validate=True):
     """Start the Graph/Entra emulator over TLS; its CA lands in work_dir/graph-certs/ca.pem."""
     port = free_port()
@@ -140,11 +152,12 @@ def start_graph(work_dir, *extra, validate=True):
     proc = python_module("emulators.graph", *args, log_path=os.path.join(work_dir, "graph.log"))
     url, ca = f"https://127.0.0.1:{port}", os.path.join(cert_dir, "ca.pem")
     deadline = time.monotonic() + 30
-    while not os.path.exists(ca):
-        if proc.popen.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"graph emulator did not start:\n{proc.output()}")
-        time.sleep(0.05)
-    wait_until_up(f"{url}/_emulator/health", verify=ca, proc=proc.popen)
+    with _or_stopped(proc):
+        while not os.path.exists(ca):
+            if proc.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"graph emulator did not start:\n{proc.output()}")
+            time.sleep(0.05)
+        wait_until_up(f"{url}/_emulator/health", verify=ca, proc=proc.popen)
     return Emulator("graph", proc, url, ca)
 
 
@@ -154,7 +167,8 @@ def start_auth0(work_dir, *extra, validate=True):
     args = ["--port", port, "--domain", AUTH0_DOMAIN, *(["--validate-spec"] if validate else []), *extra]
     proc = python_module("emulators.auth0", *args, log_path=os.path.join(work_dir, "auth0.log"))
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(f"{url}/_emulator/health", proc=proc.popen)
+    with _or_stopped(proc):
+        wait_until_up(f"{url}/_emulator/health", proc=proc.popen)
     return Emulator("auth0", proc, url, True)
 
 
@@ -204,10 +218,11 @@ def start_companion(env, work_dir, workers=2, threads=16, port=None):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     proc = Proc([gunicorn, "-c", "gunicorn.conf.py", "service:create_app()"], env=full_env,
                 log_path=os.path.join(work_dir, f"companion-{port}.log"))
-    try:
-        wait_until_up(f"{url}/healthz", proc=proc.popen, timeout=30)
-    except RuntimeError as err:
-        raise RuntimeError(f"{err}\n{proc.output()}") from None
+    with _or_stopped(proc):
+        try:
+            wait_until_up(f"{url}/healthz", proc=proc.popen, timeout=30)
+        except RuntimeError as err:
+            raise RuntimeError(f"{err}\n{proc.output()}") from None
     return proc, url
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from service import demo, sandbox
@@ -36,6 +37,14 @@ def _alive(pid):
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+    except OSError:
+        return str(pid)
 
 
 def _wait_for_banner(proc, timeout=90):
@@ -96,22 +105,38 @@ def test_a_login_played_in_the_sandbox_makes_the_auth0_user_so_reconcile_finds_n
     assert "by_class" in summary and not summary["by_class"], summary
 
 
-def test_a_benchmark_stopped_with_sigterm_leaves_no_emulator_or_gunicorn_behind(tmp_path):
-    bench = sandbox.Proc([sys.executable, "bench/lifecycle.py", "--run", "webhook", "50", "1"],
+@pytest.mark.parametrize("started", [3, 4])  # stopped while gunicorn starts (3), or once the worker runs (4)
+def test_a_benchmark_stopped_with_sigterm_leaves_no_emulator_or_gunicorn_behind(tmp_path, started):
+    bench = sandbox.Proc([sys.executable, "bench/lifecycle.py", "--run", "webhook", "16", "300"],
                          log_path=str(tmp_path / "bench.txt"))
     children = []
     try:
         deadline = time.monotonic() + 90
-        while len(children := _descendants(bench.popen.pid)) < 4:  # both emulators, gunicorn, the worker
+        while len(children := _descendants(bench.popen.pid)) < started:  # emulators, gunicorn, the worker
             assert bench.popen.poll() is None and time.monotonic() < deadline, bench.output()[-3000:]
             time.sleep(0.2)
         bench.popen.send_signal(signal.SIGTERM)
         assert bench.popen.wait(60) == 143
         deadline = time.monotonic() + 15
-        while any(map(_alive, children)) and time.monotonic() < deadline:
+        while _in_sessions(children) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not [pid for pid in children if _alive(pid)]
+        assert not [_cmdline(pid) for pid in _in_sessions(children)]
     finally:
         bench.stop()
-        for pid in filter(_alive, children):  # what a failing run left behind
+        for pid in _in_sessions(children):  # what a failing run left behind
             os.kill(pid, signal.SIGKILL)
+
+
+def _in_sessions(leaders):
+    """Live processes in the sessions these children lead (each is started in a session of its own), so
+    gunicorn workers forked after the children were listed count too."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[3]) in leaders:
+            found.append(int(entry))
+    return found
