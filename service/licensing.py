@@ -4,11 +4,13 @@ The seat check reads subscribedSkus at most SEAT_READ_TTL_S old and takes off ev
 companion has promised but Entra does not count yet (first logins past the check, parked accounts,
 accounts licensed since the read), under one lease, so a burst of first logins cannot over-commit.
 """
+import contextlib
 import threading
 import time
 import uuid
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 
 from service import leases, links, metrics
 from service.cache import cached_value
@@ -17,6 +19,7 @@ from service.models import AuditEvent, Link, utcnow
 SEAT_READ_TTL_S = 2.0  # subscribedSkus costs 3 resource units; a burst shares one read
 SEAT_LEASE = "licence-seats"
 SEAT_LEASE_WAIT_S = 5.0
+SEAT_LOCK_KEY = 0x0E7C_5EA7  # pg_advisory_xact_lock key of the seat count (PostgreSQL)
 # Link steps past the seat check and before the licence: a seat promised, not yet taken.
 HOLDING_STEPS = ("lookup", "create", "licence")
 LICENSED = "entra.licence.assigned"  # audited before the link moves on, so a seat is never counted nowhere
@@ -129,17 +132,15 @@ class SeatLedger:
         for fresh in (False, True):
             read_at, sku = self.catalog.read(self.s.o365_license_sku, recent=True, fresh=fresh)
             plan_ids(sku, self.s.o365_disabled_plans)  # a wrong plan name stops before anything is created
-            owner = self._lease()
-            try:
-                promised = held(self.store, read_at, but=[t.link.auth0_user_id for t in group])
+            with self._counting() as session:
+                promised = held(session, read_at, but=[t.link.auth0_user_id for t in group])
                 free = free_seats(sku) - promised
                 granted, group = group[:max(free, 0)], group[max(free, 0):]
-                links.move_leased(self.store, [t.link for t in granted], "new", step="create")
-                for ticket in granted:
-                    ticket.finish()
-                free -= len(granted)
-            finally:
-                leases.release(self.store, SEAT_LEASE, owner)
+                moved = links.move_leased(session, [t.link for t in granted], "new", step="create")
+            links.mirror([t.link for t in granted], moved)  # committed: only now do they count as moved
+            for ticket in granted:
+                ticket.finish()
+            free -= len(granted)
             if not group:
                 break
         return group, free, sku, promised
@@ -147,7 +148,8 @@ class SeatLedger:
     def free_now(self, parked=True):
         """(free seats after every promise, sku) from a fresh read; parked=False leaves parked accounts out."""
         read_at, sku = self.catalog.read(self.s.o365_license_sku, fresh=True)
-        return free_seats(sku) - held(self.store, read_at, parked=parked), sku
+        with self.store.session() as session:
+            return free_seats(sku) - held(session, read_at, parked=parked), sku
 
     def exhausted(self):
         """True when a fresh read shows no free seat (tells a seat failure from another bad request)."""
@@ -159,6 +161,27 @@ class SeatLedger:
         from service.sync import seats  # the alert and the parked accounts live with the worker
         seats.level_seen(self.store, self.s.o365_license_sku, seen)
 
+    @contextlib.contextmanager
+    def _counting(self):
+        """One transaction in which seats are counted and promised, one process of the deployment at a
+        time: on PostgreSQL under a transaction-scoped advisory lock (waiters queue in the database and go
+        in turn as each commits), on SQLite under the seat lease."""
+        if self.store.engine.dialect.name == "postgresql":
+            with self.store.session() as session:
+                session.execute(text(f"SET LOCAL lock_timeout = '{int(SEAT_LEASE_WAIT_S * 1000)}ms'"))
+                try:
+                    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEAT_LOCK_KEY})
+                except OperationalError:  # lock_timeout: another process kept it for seconds
+                    raise SeatsBusy("other first logins are being given seats; try again in a moment") from None
+                yield session
+            return
+        owner = self._lease()
+        try:
+            with self.store.session() as session:
+                yield session
+        finally:
+            leases.release(self.store, SEAT_LEASE, owner)
+
     def _lease(self):
         owner, deadline = uuid.uuid4().hex, self.clock() + SEAT_LEASE_WAIT_S
         while not leases.acquire(self.store, SEAT_LEASE, owner, ttl_s=10):
@@ -168,7 +191,7 @@ class SeatLedger:
         return owner
 
 
-def held(store, read_at, but=(), parked=True):
+def held(session, read_at, but=(), parked=True):
     """Seats promised but possibly not in a consumedUnits read at read_at (over-counting is the safe side):
     accounts past the seat check and not licensed yet, parked ones, and licences assigned since the read."""
     waiting = or_(and_(Link.state == "pending", Link.step.in_(HOLDING_STEPS)),
@@ -178,8 +201,7 @@ def held(store, read_at, but=(), parked=True):
         links = links.where(Link.auth0_user_id.not_in(list(but)))
     since = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == LICENSED,
                                                                AuditEvent.at >= read_at)
-    with store.session() as session:
-        return session.scalar(links) + session.scalar(since)
+    return session.scalar(links) + session.scalar(since)
 
 
 def level(free, low_water):

@@ -104,15 +104,19 @@ def save(store, link, **changes):
     return link
 
 
-def move_leased(store, held, from_step, **values):
-    """Links the caller holds leases on move from one step in one statement, mirrored on the objects."""
-    if not held:
-        return
+def move_leased(session, held, from_step, **values):
+    """Links the caller holds leases on move from one step in one statement, in the caller's transaction;
+    the values written, for mirror() once it has committed."""
     values["updated_at"] = utcnow()
-    with store.session() as session:
+    if held:
         session.execute(update(Link).where(Link.auth0_user_id.in_([x.auth0_user_id for x in held]),
                                            Link.step == from_step).values(**values)
                         .execution_options(synchronize_session=False))
+    return values
+
+
+def mirror(held, values):
+    """Values a committed write gave these links, on their in-memory objects."""
     for link in held:
         for key, value in values.items():
             setattr(link, key, value)

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from service import links
+from service import licensing, links
 from service.clients.graph import GraphClient
 from service.clients.notify import Notifier
 from service.db import Store, migrate
-from service.licensing import SEAT_READ_TTL_S, LicenceUnavailable, SeatLedger
+from service.licensing import SEAT_READ_TTL_S, LicenceUnavailable, SeatLedger, SeatsBusy
 from service.models import AuditEvent
 from service.provisioning import Provisioner
 from service.settings import from_env
@@ -176,3 +176,38 @@ def test_a_crowd_queued_behind_the_seat_lease_is_served_as_one_group(world, free
     assert sorted(errors) == sorted(set(range(12)) - set(past_check))
     assert all(crowd[i].step == "create" for i in past_check) and all(crowd[i].step == "new" for i in errors)
     assert all("No ENTERPRISEPACK licences are left" in e for e in errors.values())
+
+
+def test_a_login_waits_its_turn_at_the_seat_count_and_is_told_to_retry_when_it_is_held_too_long(
+        graph, auth0, database_url, monkeypatch):
+    """Another process counting seats (PostgreSQL: the advisory lock; SQLite: the seat lease) holds this
+    login back; past SEAT_LEASE_WAIT_S it hears SeatsBusy, and nothing about it has moved."""
+    settings = from_env(companion_env(graph, auth0, database_url))
+    store = Store(settings.database_url)
+    migrate(store.engine)
+    monkeypatch.setattr(licensing, "SEAT_LEASE_WAIT_S", 0.5)
+    catalog = _Catalog(5)
+    catalog.go.set()
+    ledger, other = SeatLedger(settings, store, catalog), SeatLedger(settings, store, catalog)
+    link = links.get_or_create(store, "auth0|waits", "iid-waits", {}, None)
+    holding, release = threading.Event(), threading.Event()
+
+    def count_for_long():
+        with other._counting():
+            holding.set()
+            release.wait(10)
+    holder = threading.Thread(target=count_for_long)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        with pytest.raises(SeatsBusy):
+            ledger.reserve(link)
+        assert time.monotonic() - started >= 0.5
+        assert links.get(store, "auth0|waits").step == "new" and link.step == "new"
+    finally:
+        release.set()
+        holder.join(10)
+    ledger.reserve(link)  # its turn: the count is free again
+    assert links.get(store, "auth0|waits").step == "create" == link.step
+    store.engine.dispose()
