@@ -167,7 +167,7 @@ def move_many(store, auth0_user_ids, from_step, audited, **values):
 
 def pending_unleased(store, now, limit=5000):
     """Pending links no process holds a lease on, oldest first: the few columns the poller needs."""
-    with store.session() as session:
+    with store.statement() as session:
         return list(session.execute(
             select(Link.auth0_user_id, Link.step, Link.entra_object_id, Link.attempts, Link.created_at,
                    Link.updated_at)
@@ -178,7 +178,7 @@ def pending_unleased(store, now, limit=5000):
 def recent_ready_seconds(store, within_s=300, limit=200):
     """Seconds from link creation to ready for links that became ready recently (newest first)."""
     since = utcnow() - dt.timedelta(seconds=within_s)
-    with store.session() as session:
+    with store.statement() as session:
         rows = session.execute(select(Link.created_at, Link.ready_at).where(Link.ready_at >= since)
                                .order_by(Link.ready_at.desc()).limit(limit)).all()
     return [(utc(ready) - utc(created)).total_seconds() for created, ready in rows]
