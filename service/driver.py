@@ -22,6 +22,7 @@ import uuid
 
 from service import leases, links
 from service.cache import cached_value
+from service.clients.graph import IN_LIMIT
 from service.errors import CompanionError
 from service.models import utcnow
 from service.provisioning import READINESS_STEPS, SELECT
@@ -163,18 +164,18 @@ class Driver:
         read shows the licence, else the poller reads them next); the rest go through their step one by one."""
         moved, rest = self.p.license_all(visible)
         if moved:
-            self._verify(moved)
+            self._read_back(moved)
         for uid, user in rest.items():
             self.p.advance(uid, user)
 
-    def _verify(self, moved):
+    def _read_back(self, moved):
         """One batched read of users whose licence was just assigned: the hop to the next round saved."""
         try:
             seen = self.graph.users_by_ids(list(moved.values()), SELECT)
         except CompanionError as why:  # they wait at "verify"; the poller's next round reads them
             log.warning("licence read-back failed", extra={"fields": {"users": len(moved), **why.log_fields()}})
             return
-        self.reads += math.ceil(len(moved) / 15)
+        self.reads += math.ceil(len(moved) / IN_LIMIT)
         self.p.ready_all([uid for uid, oid in moved.items() if (seen.get(oid) or {}).get("assignedLicenses")])
 
     def idle(self):
@@ -232,7 +233,7 @@ class Driver:
         if not due:
             return 0
         seen = self.graph.users_by_ids([x.entra_object_id for x in due], SELECT)
-        self.reads += math.ceil(len(due) / 15)
+        self.reads += math.ceil(len(due) / IN_LIMIT)
         recent = {k: v for k, v in self._last_read.items() if (now - v).total_seconds() < 2 * SLOW_EVERY_S}
         self._last_read = recent | {x.auth0_user_id: now for x in due}
         visible, licensed = {}, []

@@ -2,7 +2,8 @@
 
 The seat check reads subscribedSkus at most SEAT_READ_TTL_S old and takes off every seat the
 companion has promised but Entra does not count yet (first logins past the check, parked accounts,
-accounts licensed since the read), under one lease, so a burst of first logins cannot over-commit.
+accounts licensed since the read), one process at a time (a PostgreSQL advisory lock, or a lease on
+SQLite), so a burst of first logins cannot over-commit.
 """
 import contextlib
 import threading
@@ -31,7 +32,7 @@ class LicenceUnavailable(Exception):
 
 
 class SeatsBusy(Exception):
-    """Another first login holds the seat lease for longer than expected; try again shortly."""
+    """Another process has held the seat count for longer than expected; try again shortly."""
 
 
 class SkuCatalog:
@@ -70,7 +71,7 @@ class SkuCatalog:
 
 
 class _Ticket:
-    """One login's request for a seat, served by whichever thread of this process takes the lease."""
+    """One login's request for a seat, served by whichever thread of this process takes its turn."""
 
     def __init__(self, link):
         self.link, self.done, self.error = link, False, None
@@ -82,9 +83,9 @@ class _Ticket:
 class SeatLedger:
     """Seats promised to first logins, checked against Entra's count before any account is created.
 
-    A crowd of first logins is served in groups: the thread that takes the seat lease also serves every
-    login of this process queued behind it (one read, one count, one lease for all of them), so the
-    lease is taken once per group and the group moves on in one write, not one of each per person.
+    A crowd of first logins is served in groups: the thread whose turn it is at the seat count also
+    serves every login of this process queued behind it (one read, one count, one turn for all of them),
+    so the group moves on in one write, not one read, count and turn per person.
     """
 
     def __init__(self, settings, store, catalog, sleep=time.sleep, clock=time.monotonic):
@@ -93,7 +94,7 @@ class SeatLedger:
         self._queued, self._queue_lock, self._serving = [], threading.Lock(), threading.Lock()
 
     def reserve(self, link):
-        """Promise link (leased by the caller, at step "new") a seat: under the seat lease it moves to
+        """Promise link (leased by the caller, at step "new") a seat: at the seat count it moves to
         "create", or LicenceUnavailable is raised when no seat is left."""
         error = self.reserve_all([link])[0]
         if error is not None:
@@ -115,7 +116,7 @@ class SeatLedger:
         """Grant seats to the group in order while they last; the rest get LicenceUnavailable."""
         try:
             left, free, sku, promised = self._grant(group)
-        except Exception as error:  # Graph busy, lease busy, a wrong plan name: every login not yet served hears it
+        except Exception as error:  # Graph busy, the count held, a wrong plan name: every login not yet served hears it
             for ticket in group:
                 if not ticket.done:
                     ticket.finish(error)

@@ -84,8 +84,7 @@ def save_each(store, changes, audited):
                                                 for x in group])
         audited(session, list(changes))
     for link, values in changes.items():
-        for key, value in dict(values, updated_at=now).items():
-            setattr(link, key, value)
+        mirror([link], dict(values, updated_at=now))
 
 
 def release(store, auth0_user_id, owner):
