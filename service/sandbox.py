@@ -57,17 +57,50 @@ def wait_until_up(url, verify=True, timeout=20.0, proc=None):
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+_LIVE = set()  # children started and not stopped yet: stop_all() ends them when their owner unwinds
+_STARTING = {"depth": 0, "exit": None}  # a child being started and put on record; an exit asked meanwhile
+
+
+def exit_when_safe(code):
+    """sys.exit(code), but not between starting a child and putting it on record (a signal handler's
+    exit there would lose the child: start_new_session keeps the signal from reaching it)."""
+    if _STARTING["depth"]:
+        _STARTING["exit"] = code
+        return
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _on_record():
+    _STARTING["depth"] += 1
+    try:
+        yield
+    finally:
+        _STARTING["depth"] -= 1
+    if not _STARTING["depth"] and _STARTING["exit"] is not None:
+        sys.exit(_STARTING["exit"])
+
+
+def stop_all():
+    """Stop every child this process started and has not stopped (a benchmark unwinding on SIGTERM)."""
+    for proc in list(_LIVE):
+        proc.stop()
+
+
 class Proc:
     """A child process writing to a log file."""
 
     def __init__(self, args, env=None, log_path=None, cwd=ROOT):
         self.log_path = log_path or os.devnull
         self._log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=self._log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        with _on_record():
+            self.popen = subprocess.Popen(args, cwd=cwd, env={**os.environ, **(env or {})}, stdout=self._log,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            _LIVE.add(self)
 
     def stop(self, sig=None):
         """Terminate (or send sig) and reap the process."""
+        _LIVE.discard(self)
         if self.popen.poll() is None:
             self.popen.terminate() if sig is None else self.popen.send_signal(sig)
             try:
