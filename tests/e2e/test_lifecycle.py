@@ -114,10 +114,11 @@ def test_delta_path_blocks_a_disabled_user_with_sessions_revoked(make_stack):
     _offboarding_round_trip(stack)
 
 
-def test_duplicate_reordered_and_forged_notifications_change_nothing_wrongly(make_stack):
+def test_duplicate_reordered_and_forged_notifications_change_nothing_wrongly(make_stack, graph):
     from service.sync.subscriptions import client_state
     stack = make_stack(SYNC_EVENTS="webhook").start_worker()
-    stack.cli("sync", "ensure_subscriptions")
+    stack.cli("sync", "ensure_subscriptions")  # queued for the worker: a user made before it runs is never notified
+    stack.wait(lambda: len(graph.state()["subscriptions"]) >= 2, what="subscriptions created")
     alice, user = _offboarding_round_trip(stack)
     genuine = client_state(from_env(stack.env))
     note = {"changeType": "updated", "resource": f"Users/{alice['id']}", "clientState": genuine,
