@@ -1,4 +1,5 @@
-"""The browser leg of our first login, played as a browser plays it (real meta-refresh waits)."""
+"""The browser leg of our first login, played as a browser with scripts plays it (real waits: the waiting
+page's script reload, as service/static/waiting.js plans it, else the meta refresh)."""
 import html
 import re
 import secrets
@@ -14,6 +15,7 @@ from service import sandbox
 TOKEN_LIFETIME_S = 600  # the Action's REDIRECT_TOKEN_LIFETIME_S
 META_REFRESH = re.compile(r'<meta\s+http-equiv="refresh"\s+content="([^"]*)"', re.I)
 REFRESH_CONTENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*;\s*url=(.*)$", re.I)
+SCRIPT_RELOAD = re.compile(r'<[^>]*\bid="waiting"[^>]*\bdata-refresh-ms="(\d+)"[^>]*\bdata-refresh-url="([^"]*)"', re.I)
 CONTINUE_LINK = re.compile(r'href="(https://[^"]*/continue\?[^"]*)"')
 
 
@@ -83,6 +85,9 @@ def _refresh(resp):
     target = parts.group(2).strip()
     if urlsplit(target).path == "/continue":  # the failure page hands the login back to Auth0 by itself
         raise LoginFailed(f"HTTP {resp.status_code} failure page: {_failure_reason(resp.text)}")
+    scripted = SCRIPT_RELOAD.search(resp.text)  # what waiting.js reads: the reload it plans comes first
+    if scripted and int(scripted.group(1)) <= 1000 * float(parts.group(1)):
+        return int(scripted.group(1)) / 1000, html.unescape(scripted.group(2))
     return float(parts.group(1)), target
 
 

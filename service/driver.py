@@ -39,19 +39,20 @@ SWEEP_MAX_S = 120.0
 EARLY_EVERY_S = 1.0          # before the usual lag has passed, a user is read once a second
 SLOW_AFTER_S, SLOW_EVERY_S = 60.0, 10.0  # a user invisible for a minute is read every 10 s, not every round
 DEFAULT_TYPICAL_S = 2.0      # until the deployment has seen its own replication lag
-OVERDUE_STEP_S = 30         # a page overdue by less than this still asks every second (a 10 s lag after 2 s ones)
-REFRESH_MIN_S, REFRESH_MAX_S = 1, 3  # meta refresh takes whole seconds; 3 keeps a late arrival under lag + 3 s
+OVERDUE_STEP_S = 30         # a page overdue by less than this still asks often (a 10 s lag after 2 s ones)
+REFRESH_MIN_S, REFRESH_MAX_S = 0.5, 3.0  # 3 keeps a late arrival under lag + 3 s
+REFRESH_UNKNOWN_S = 1.0     # no account yet: its creation, not the lag, is what the page waits for
 
 
 def refresh_s(since, typical_s, now):
-    """Seconds until the waiting page asks again: when this user should be ready (1 to 3 s); once that
-    has passed, every second at first, then less often the longer it is overdue (a slow day is not
+    """Seconds until the waiting page asks again: when this user should be ready (0.5 to 3 s); once that
+    has passed, every half second at first, then less often the longer it is overdue (a slow day is not
     made slower by refreshes)."""
     if since is None:
-        return REFRESH_MIN_S
+        return REFRESH_UNKNOWN_S
     left = (links.utc(since) + dt.timedelta(seconds=typical_s) - now).total_seconds()
-    wait = math.ceil(left) if left > 0 else 1 + int(-left // OVERDUE_STEP_S)
-    return int(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)))
+    wait = left if left > 0 else (REFRESH_MIN_S if -left < OVERDUE_STEP_S else 1 + int(-left // OVERDUE_STEP_S))
+    return round(min(REFRESH_MAX_S, max(REFRESH_MIN_S, wait)), 3)
 
 
 def _since(link):

@@ -1,9 +1,12 @@
 /**
  * A minimal browser for the redirect leg of a login: follows 3xx, honours `<meta http-equiv="refresh">`
- * waiting pages, keeps cookies, clicks a link back to /continue on a page that explains a failure, and
+ * waiting pages and runs a page's same-origin script (with just the DOM our waiting page's script uses)
+ * where it plans an earlier reload, keeps cookies, clicks a link back to /continue on a page that explains a failure, and
  * stops at https://{tenant domain}/continue where Auth0 would take over.
  */
 'use strict';
+
+const vm = require('node:vm');
 
 const MAX_HOPS = 500;
 const FAST_REFRESH_MS = 200;
@@ -60,6 +63,55 @@ function createCookieJar() {
       byOrigin.set(origin, jar);
     },
   };
+}
+
+/** The attributes of the element with this id in the page, or null (enough DOM for our scripts). */
+function elementById(html, id) {
+  for (const tag of String(html).match(/<[a-z][^>]*>/gi) || []) {
+    const attributes = new Map();
+    for (const m of tag.matchAll(/([a-z][\w-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)) {
+      attributes.set(m[1].toLowerCase(), decodeEntities(m[2] ?? m[3]));
+    }
+    if (attributes.get('id') === id) {
+      return { getAttribute: (name) => (attributes.has(name) ? attributes.get(name) : null) };
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs a page script in a bare context (document.getElementById, setTimeout, location.replace) and
+ * returns the reload it plans, {seconds, url}, or null when it plans none.
+ */
+function plannedReload(code, html) {
+  let timer = null;
+  let target = null;
+  const location = { replace: (url) => { target = String(url); } };
+  const context = {
+    document: { getElementById: (id) => elementById(html, id) },
+    setTimeout: (fn, ms) => { timer = { fn, ms: Number(ms) || 0 }; },
+    window: { location },
+    location,
+  };
+  vm.runInNewContext(String(code), context, { timeout: 100 });
+  if (!timer) return null;
+  timer.fn();
+  return target === null ? null : { seconds: timer.ms / 1000, url: target };
+}
+
+/** The reload the page's own scripts (same origin, fetched once per browser) plan, or null. */
+async function scriptedReload(page, pageUrl, jar, opts, deadline, scripts) {
+  for (const match of String(page.body).matchAll(/<script\b[^>]*\bsrc\s*=\s*"([^"]*)"/gi)) {
+    const src = new URL(decodeEntities(match[1]), pageUrl);
+    if (src.origin !== new URL(pageUrl).origin) continue;
+    if (!scripts.has(src.href)) {
+      const res = await get(src.href, jar, opts, deadline);
+      scripts.set(src.href, res.status === 200 ? res.body : '');
+    }
+    const planned = plannedReload(scripts.get(src.href), page.body);
+    if (planned) return planned;
+  }
+  return null;
 }
 
 /** A link on the page back to Auth0's /continue, as a person would click on a failure page. */
@@ -120,6 +172,7 @@ function refreshDelayMs(seconds, opts, deadline) {
  */
 async function playBrowser(startUrl, opts) {
   const jar = createCookieJar();
+  const scripts = new Map();  // a browser's cache: each script is fetched once
   const deadline = Date.now() + opts.maxWaitMs;
   let url = startUrl;
   for (let hop = 0; hop < MAX_HOPS; hop += 1) {
@@ -132,7 +185,9 @@ async function playBrowser(startUrl, opts) {
       url = next.href;
       continue;
     }
-    const refresh = page.status === 200 ? parseMetaRefresh(page.body) : null;
+    const meta = page.status === 200 ? parseMetaRefresh(page.body) : null;
+    const scripted = meta ? await scriptedReload(page, url, jar, opts, deadline, scripts) : null;
+    const refresh = scripted && scripted.seconds <= meta.seconds ? scripted : meta;
     const link = refresh ? null : findContinueLink(page.body, url, opts.domain);
     if (link) {
       opts.step('continue_link');
@@ -151,4 +206,4 @@ async function playBrowser(startUrl, opts) {
   return failed(`more than ${MAX_HOPS} pages without reaching /continue`);
 }
 
-module.exports = { playBrowser, parseMetaRefresh, findContinueLink, createCookieJar };
+module.exports = { playBrowser, parseMetaRefresh, plannedReload, findContinueLink, createCookieJar };

@@ -4,7 +4,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createRecord, createCache, createPostLoginApi } = require('../sandbox/api');
 const { signHs256, decodeUnverified } = require('../sandbox/jwt');
-const { parseMetaRefresh, findContinueLink } = require('../sandbox/browser');
+const { parseMetaRefresh, plannedReload, findContinueLink } = require('../sandbox/browser');
+const WAITING_JS = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', '..', 'service', 'static', 'waiting.js'), 'utf8');
 const { runHandler } = require('../sandbox/play');
 const { makeEvent, SECRET, DOMAIN } = require('./support/fakes');
 
@@ -94,6 +95,18 @@ test('meta refresh parsing: entities, quotes, attribute order, bare reloads', ()
   assert.deepEqual(parseMetaRefresh("<META content='5; URL=\"https://c.example.com/w\"' HTTP-EQUIV='Refresh'>"), { seconds: 5, url: 'https://c.example.com/w' });
   assert.deepEqual(parseMetaRefresh('<meta http-equiv=refresh content="3">'), { seconds: 3, url: null });
   assert.equal(parseMetaRefresh('<meta charset="utf-8"><p>done</p>'), null);
+});
+
+test("the waiting page's script reloads our own page after the milliseconds the page names", () => {
+  const page = (ms, url) => `<div id="waiting" role="status" data-refresh-ms="${ms}" data-refresh-url="${url}">`;
+  assert.deepEqual(plannedReload(WAITING_JS, page(1250, '/o365/start?state=a&amp;session_token=b')),
+    { seconds: 1.25, url: '/o365/start?state=a&session_token=b' });
+  assert.deepEqual(plannedReload(WAITING_JS, page(0, '/o365/start?x')), { seconds: 0, url: '/o365/start?x' });
+  for (const [ms, url] of [[500, 'https://evil.example/o365/start'], [500, '//evil.example/o365/'], [500, '/\\evil.example'],
+    [500, 'javascript:alert(1)'], [-1, '/o365/start'], [60001, '/o365/start'], ['soon', '/o365/start']]) {
+    assert.equal(plannedReload(WAITING_JS, page(ms, url)), null, `${ms} ${url}`);
+  }
+  assert.equal(plannedReload(WAITING_JS, '<p>no waiting element</p>'), null);
 });
 
 test('a link back to /continue is found only on the tenant domain', () => {

@@ -5,6 +5,7 @@ the waiting page comes back when the account should be ready, and continues once
 """
 import datetime as dt
 import logging
+import math
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, redirect, render_template, request
@@ -71,8 +72,11 @@ def _continue_url(companion, state, sub, status, **claims):
 
 
 def _waiting(refresh_s):
-    response = current_app.make_response(render_template("waiting.html", refresh_s=refresh_s,
-                                                         refresh_url=request.full_path))
+    """The waiting page: its script asks again after refresh_s; the meta refresh, which takes only whole
+    seconds, is the way on for a browser that runs no script."""
+    response = current_app.make_response(render_template(
+        "waiting.html", refresh_s=max(1, math.ceil(refresh_s)), refresh_ms=round(refresh_s * 1000),
+        refresh_url=request.full_path))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -81,6 +85,17 @@ def _failed(message, continue_url, status, reference=None):
     html = render_template("failed.html", message=message, reference=reference or g.request_id,
                            continue_url=continue_url)
     return html, status, {"Cache-Control": "no-store"}
+
+
+@bp.after_request
+def _policy(response):
+    """A person's pages run our own script only, load nothing else and are framed by nobody."""
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @bp.errorhandler(CompanionError)
