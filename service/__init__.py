@@ -9,6 +9,7 @@ from service.views import metrics as metrics_view
 
 
 MAX_BODY_BYTES = 1 << 20  # no caller of ours sends more than a user profile or a notification batch
+STATIC_MAX_AGE_S = 3600   # a waiting page reloads every half second: its script must come from the cache
 
 
 def create_app(settings=None):
@@ -17,6 +18,7 @@ def create_app(settings=None):
     logs.configure(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = STATIC_MAX_AGE_S
     app.extensions["companion"] = Companion.build(settings)
     app.before_request(logs.begin_request)
     app.after_request(logs.end_request)

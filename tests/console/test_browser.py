@@ -3,8 +3,6 @@ confirmed actions audited with the operator's identity, CSRF refusal and sign-ou
 land in test-artefacts/console/ (git-ignored)."""
 import datetime as dt
 import os
-import shutil
-import tempfile
 
 import pytest
 import requests
@@ -15,8 +13,8 @@ from service.models import utcnow
 from service.reconcile import classify, runs
 from service.sync import inbox
 from tests.e2e.conftest import Stack
+from tests.support.chromium import headless, needs_chromium
 
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SHOTS = os.path.join(sandbox.ROOT, "test-artefacts", "console")
 PERSON = {"user_id": "google-oauth2|1040000000000000001", "email": "pat.partner@gmail.com", "email_verified": True,
           "name": "Pat Partner", "app_metadata": {}, "user_metadata": {}}
@@ -24,8 +22,7 @@ VISITOR = ("visitor@contoso.com", "visitor-password-123")
 ORPHAN_EMAIL = "orphan@contoso.com"
 GRADED_ID = "auth0|graded0000000000000001"
 
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver "
-                                "(apt-get install -y chromium chromium-driver; .ci/run does it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -74,21 +71,10 @@ def _seed(stack):
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for the module, with a throw-away profile and no network beyond loopback."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    profile = tempfile.mkdtemp(prefix="console-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-proxy-server", "--window-size=1280,1000", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.implicitly_wait(5)
-    os.makedirs(SHOTS, exist_ok=True)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with headless() as driver:
+        driver.implicitly_wait(5)
+        os.makedirs(SHOTS, exist_ok=True)
+        yield driver
 
 
 def _go(browser, by, value):
