@@ -23,7 +23,7 @@ class RuleFailed(Exception):
     """A call of the Rule's promise chain failed; the login ends with an error."""
 
     def __init__(self, step, status, code):
-        super().__init__(f"{step}: HTTP {status} {code}")
+        super().__init__(f"{step}: HTTP {status} {code}" if status != "none" else f"{step}: no answer ({code})")
         self.step, self.status, self.code = step, status, code
 
 
@@ -80,7 +80,10 @@ class Rule:
         """One call on a new connection; any non-2xx rejects the chain like request-promise did."""
         with requests.Session() as http:
             http.trust_env = False
-            resp = http.request(method, url, verify=self.ca_bundle, timeout=30, **kwargs)
+            try:
+                resp = http.request(method, url, verify=self.ca_bundle, timeout=30, **kwargs)
+            except requests.RequestException as why:  # request-promise rejects on these too
+                raise RuleFailed(step, "none", type(why).__name__) from why
         if not 200 <= resp.status_code < 300:
             raise RuleFailed(step, resp.status_code, _error_code(resp))
         return resp.json() if resp.content else {}
