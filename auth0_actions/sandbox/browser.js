@@ -93,9 +93,13 @@ function plannedReload(code, html) {
     window: { location },
     location,
   };
-  vm.runInNewContext(String(code), context, { timeout: 100 });
-  if (!timer) return null;
-  timer.fn();
+  try {
+    vm.runInNewContext(String(code), context, { timeout: 100 });
+    if (!timer) return null;
+    timer.fn();
+  } catch (err) {
+    return null;  // a script that fails plans nothing; the meta refresh still applies, as in a browser
+  }
   return target === null ? null : { seconds: timer.ms / 1000, url: target };
 }
 

@@ -107,6 +107,7 @@ test("the waiting page's script reloads our own page after the milliseconds the 
     assert.equal(plannedReload(WAITING_JS, page(ms, url)), null, `${ms} ${url}`);
   }
   assert.equal(plannedReload(WAITING_JS, '<p>no waiting element</p>'), null);
+  assert.equal(plannedReload('document.querySelector("x").click()', page(500, '/o365/start')), null);  // throws
 });
 
 test('a link back to /continue is found only on the tenant domain', () => {
