@@ -201,11 +201,14 @@ class Driver:
             self._thread.start()
         return self
 
-    def stop(self):
-        """Stop the poller and the pool threads (passes already running finish)."""
+    def stop(self, wait_s=0.0):
+        """Stop the poller and the pool threads (passes already running finish, waited for up to wait_s)."""
         self._stop.set()
         for _ in self._workers:
             self._queue.put((-1, next(self._order), None))
+        deadline = time.monotonic() + wait_s
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def _loop(self):
         # The lease is written at half its life, not every round: few writes, and a lost leader is

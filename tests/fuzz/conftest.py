@@ -46,6 +46,7 @@ def fuzzed(graph_emulator, auth0_emulator, tmp_path_factory):
     app = create_app(from_env(env))
     migrate(app.extensions["companion"].store.engine)
     yield Fuzzed(app)
+    app.extensions["companion"].driver.stop(wait_s=30)  # no pass may outlive the schema it writes to
     app.extensions["companion"].store.engine.dispose()
     schema.drop()
     patch.undo()

@@ -1,5 +1,6 @@
 """The background driver against the running Graph emulator: batched readiness reads, the sweep."""
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -218,3 +219,18 @@ def test_a_request_nudges_only_users_whose_account_is_not_made_yet(driver, monke
     while not (passes and driver.idle()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert passes == ["auth0|new"]
+
+
+def test_stop_waits_for_the_pass_that_is_running(driver, monkeypatch):
+    """A process that stops (or a test that drops its database) must not be written to afterwards."""
+    started, finished = threading.Event(), []
+
+    def slow_advance(uid, seen=None):
+        started.set()
+        time.sleep(0.3)
+        finished.append(uid)
+    monkeypatch.setattr(driver.p, "advance", slow_advance)
+    driver.kick("auth0|first")
+    assert started.wait(5)
+    driver.stop(wait_s=5)
+    assert finished == ["auth0|first"]
