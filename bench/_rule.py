@@ -23,7 +23,7 @@ class RuleFailed(Exception):
     """A call of the Rule's promise chain failed; the login ends with an error."""
 
     def __init__(self, step, status, code):
-        super().__init__(f"{step}: HTTP {status} {code}" if status != "none" else f"{step}: no answer ({code})")
+        super().__init__(f"{step}: no answer ({code})" if status is None else f"{step}: HTTP {status} {code}")
         self.step, self.status, self.code = step, status, code
 
 
@@ -83,7 +83,7 @@ class Rule:
             try:
                 resp = http.request(method, url, verify=self.ca_bundle, timeout=30, **kwargs)
             except requests.RequestException as why:  # request-promise rejects on these too
-                raise RuleFailed(step, "none", type(why).__name__) from why
+                raise RuleFailed(step, None, type(why).__name__) from why
         if not 200 <= resp.status_code < 300:
             raise RuleFailed(step, resp.status_code, _error_code(resp))
         return resp.json() if resp.content else {}
