@@ -9,7 +9,7 @@ from service.views import metrics as metrics_view
 
 
 MAX_BODY_BYTES = 1 << 20  # no caller of ours sends more than a user profile or a notification batch
-STATIC_MAX_AGE_S = 3600   # a waiting page reloads every half second: its script must come from the cache
+STATIC_MAX_AGE_S = 3600   # a waiting page reloads every second or so: its script must come from the cache
 
 
 def create_app(settings=None):

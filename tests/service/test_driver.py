@@ -153,8 +153,8 @@ def test_refresh_is_short_first_then_tracks_the_typical_wait():
     assert refresh_s(now, 2.0, now) == 2
     assert refresh_s(ago(0.75), 2.0, now) == 1.25  # to the millisecond: no whole-second rounding
     assert refresh_s(ago(1.9), 2.0, now) == 0.5    # never sooner than half a second
-    assert refresh_s(ago(5), 2.0, now) == 0.5      # overdue: check every half second
-    assert refresh_s(ago(14), 2.0, now) == 0.5     # a lag of 10 s after typical 2 s ones
+    assert refresh_s(ago(5), 2.0, now) == 1        # overdue: check every second
+    assert refresh_s(ago(14), 2.0, now) == 1       # a lag of 10 s after typical 2 s ones
     assert refresh_s(ago(40), 2.0, now) == 2       # a slow day: less often
     assert refresh_s(ago(200), 2.0, now) == 3
     assert refresh_s(None, 2.0, now) == 1
