@@ -84,8 +84,8 @@ class Store:
     def __init__(self, url):
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._single = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                                    expire_on_commit=False)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single = sessionmaker(self._autocommit, expire_on_commit=False)
 
     @contextlib.contextmanager
     def statement(self):
@@ -93,6 +93,12 @@ class Store:
         BEGIN and COMMIT round trips around it (a login storm's hottest queries on PostgreSQL)."""
         with self._single() as session:
             yield session
+
+    @contextlib.contextmanager
+    def connection(self):
+        """An autocommit connection for one prebuilt Core statement (the hottest reads skip the ORM)."""
+        with self._autocommit.connect() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def session(self):
