@@ -1,6 +1,10 @@
-"""gunicorn.conf.py's metrics housekeeping: files of dead processes go at start, live ones stay."""
+"""gunicorn.conf.py: metrics housekeeping (files of dead processes go at start, live ones stay), and no access
+line built by gunicorn (the app writes its own)."""
 import importlib.util
 import os
+
+from gunicorn import glogging
+from gunicorn.config import Config
 
 from service.sandbox import ROOT
 
@@ -26,3 +30,19 @@ def test_a_missing_folder_is_made(monkeypatch, tmp_path):
     conf = load_conf(monkeypatch, tmp_path)
     conf._forget_dead_processes(str(tmp_path / "metrics"))
     assert (tmp_path / "metrics").is_dir()
+
+
+
+def _builds_access_line(logger_class, logconfig_dict, monkeypatch):
+    cfg = Config()
+    cfg.set("logconfig_dict", logconfig_dict)  # with a logconfig, gunicorn's own Logger builds the line
+    logger, built = logger_class(cfg), []
+    monkeypatch.setattr(logger, "atoms", lambda *a: built.append(a) or {})
+    logger.access(None, None, {}, None)
+    return bool(built)
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(monkeypatch, tmp_path):
+    conf = load_conf(monkeypatch, tmp_path)
+    assert _builds_access_line(glogging.Logger, conf.logconfig_dict, monkeypatch)  # what the subclass saves
+    assert not _builds_access_line(conf.logger_class, conf.logconfig_dict, monkeypatch)
