@@ -1,5 +1,8 @@
 """sync_user against both emulators: create, offboard, re-enable, roles, profile, policy, safety."""
-from service.sync import handlers
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from service.sync import handlers, who
 from tests.sync.conftest import AUTH0_DB
 
 
@@ -204,6 +207,51 @@ def test_a_disable_costs_one_auth0_read_and_two_writes(world):
         "GET /v1.0/users/{id}": 1}  # groups and manager do not matter to a disabled user
     assert _since(world, before) == {"GET /api/v2/users": 1, "PATCH /api/v2/users/{id}": 1,
                                      "POST /api/v2/users/{id}/revoke-access": 1}
+
+
+def _at_once(people, work):
+    """Run work(person) for everyone at the same moment; results (or the exception raised) in order."""
+    barrier = threading.Barrier(len(people))
+
+    def one(person):
+        barrier.wait()
+        try:
+            return work(person)
+        except Exception as err:  # noqa: BLE001 (the test inspects it)
+            return err
+    with ThreadPoolExecutor(len(people)) as pool:
+        return list(pool.map(one, people))
+
+
+def test_changes_worked_at_once_share_one_search_and_each_acts_on_its_own_user(world):
+    """Disables in flight together look their users up in one search (drain at the tier's limit is
+    calls per change); a user in the same search that is still enabled is left alone."""
+    people = [world.user(f"p{i}") for i in range(8)]
+    ctx = world.context(_mapping())
+    for i, person in enumerate(people):
+        handlers.sync_user(ctx, person["id"], {})
+        if i:  # people[0] stays enabled
+            world.entra.update_user(person["id"], {"accountEnabled": False})
+    world.auth0_emu.configure(latency_ms=150)  # a search is still out when the others arrive
+    before = _auth0_calls(world)
+    results = _at_once(people, lambda person: handlers.sync_user(ctx, person["id"], {}))
+    assert results == ["synced"] + ["blocked"] * 7
+    calls = _since(world, before)
+    assert calls["GET /api/v2/users"] <= 3, calls  # 8 without sharing
+    assert calls["PATCH /api/v2/users/{id}"] == 7 and calls["POST /api/v2/users/{id}/revoke-access"] == 7
+    assert [bool(_the_auth0_user(world, p).get("blocked")) for p in people] == [False] + [True] * 7
+
+
+def test_a_shared_search_that_fails_fails_every_look_up_in_it_and_none_waits_forever(world):
+    people = [world.user(f"q{i}") for i in range(5)]
+    ctx = world.context(_mapping())
+    world.auth0_emu.configure(latency_ms=150)
+    world.auth0_emu.add_faults({"kind": "status", "status": 400, "count": 100, "method": "GET",
+                                "path": "^/api/v2/users$"})
+    config = ctx.config()
+    results = _at_once(people, lambda p: who.resolve(ctx.auth0, ctx.store, config, p["id"]))
+    assert all(isinstance(r, Exception) for r in results), results  # and all returned: nobody hangs
+    assert len({type(r) for r in results}) == 1, results  # the search's own error, told to each
 
 
 def _waad_user(world, entra_user):
