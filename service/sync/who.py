@@ -4,7 +4,7 @@ import threading
 
 from sqlalchemy import select
 
-from service.errors import NotFound
+from service.errors import NotFound, Transient
 from service.models import Link
 
 
@@ -31,6 +31,11 @@ def _claims(user, oid, namespace):
     """True when an Auth0 user carries this object id by either id rule."""
     external = ((user.get("app_metadata") or {}).get(namespace) or {}).get("object_id")
     return user.get("user_id") == _waad_id(oid) or external == oid
+
+
+def _phrase(value):
+    """A Lucene phrase: one id with a quote in it cannot change the query the others share."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _Batch:
@@ -76,11 +81,12 @@ class SharedSearch:
         return [u for u in batch.users if _claims(u, oid, namespace)]
 
     def _search(self, auth0, namespace, key, batch):
-        query = " OR ".join(f'user_id:"{_waad_id(oid)}" OR app_metadata.{namespace}.object_id:"{oid}"'
+        query = " OR ".join(f"user_id:{_phrase(_waad_id(oid))} OR app_metadata.{namespace}.object_id:{_phrase(oid)}"
                             for oid in dict.fromkeys(batch.oids))
+        batch.error = Transient("the shared Auth0 user search did not finish")  # none reads "nobody found"
         try:
-            batch.users = list(auth0.search_users(query))
-        except Exception as err:  # every look-up in the batch gets the caller's error  # noqa: BLE001
+            batch.users, batch.error = list(auth0.search_users(query)), None
+        except Exception as err:  # noqa: BLE001 (every look-up in the batch is told the search's error)
             batch.error = err
         finally:
             with self._cond:

@@ -254,6 +254,18 @@ def test_a_shared_search_that_fails_fails_every_look_up_in_it_and_none_waits_for
     assert len({type(r) for r in results}) == 1, results  # the search's own error, told to each
 
 
+def test_an_id_with_a_quote_in_it_cannot_widen_the_search_the_others_share(world):
+    kim, lou = world.user("kim"), world.user("lou")
+    ctx = world.context(_mapping())
+    for person in (kim, lou):
+        handlers.sync_user(ctx, person["id"], {})
+    batch = who._Batch()
+    batch.oids = ['a" OR email:* OR user_id:"b', kim["id"]]  # unescaped, the first matches every user
+    who.SharedSearch()._search(ctx.auth0, "entra", ("test",), batch)
+    assert batch.error is None
+    assert [u["app_metadata"]["entra"]["object_id"] for u in batch.users] == [kim["id"]]
+
+
 def _waad_user(world, entra_user):
     return world.seed_auth0(user_id=f"waad|{entra_user['id']}", connection="contoso-entra",
                             email=entra_user["mail"], email_verified=True)["users"][0]
