@@ -38,6 +38,11 @@ def _phrase(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _rules(oid, namespace):
+    """Both id rules for one object id, as a search clause."""
+    return f"user_id:{_phrase(_waad_id(oid))} OR app_metadata.{namespace}.object_id:{_phrase(oid)}"
+
+
 class _Batch:
     """Object ids whose look-ups share one search, and what it found."""
 
@@ -81,8 +86,7 @@ class SharedSearch:
         return [u for u in batch.users if _claims(u, oid, namespace)]
 
     def _search(self, auth0, namespace, key, batch):
-        query = " OR ".join(f"user_id:{_phrase(_waad_id(oid))} OR app_metadata.{namespace}.object_id:{_phrase(oid)}"
-                            for oid in dict.fromkeys(batch.oids))
+        query = " OR ".join(_rules(oid, namespace) for oid in dict.fromkeys(batch.oids))
         batch.error = Transient("the shared Auth0 user search did not finish")  # none reads "nobody found"
         try:
             batch.users, batch.error = list(auth0.search_users(query)), None
