@@ -79,11 +79,25 @@ def browser():
 
 def _go(browser, by, value):
     """Click something that loads a page, and wait until the new page has replaced the old one."""
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
     old = browser.find_element("tag name", "html")
     browser.find_element(by, value).click()
-    WebDriverWait(browser, 15, poll_frequency=0.05).until(EC.staleness_of(old))
+    WebDriverWait(browser, 15, poll_frequency=0.05).until(_replaced(old))
+
+
+def _replaced(old):
+    """Staleness that also accepts chromedriver's answer for a node caught mid-navigation."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def check(_):
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as e:  # "Node with given id does not belong to the document": it is gone
+            return "does not belong to the document" in str(e)
+        return False
+    return check
 
 
 A11Y_PROBLEMS = """

@@ -95,11 +95,16 @@ def _offboarding_round_trip(stack):
     alice = stack.user("alice")
     stack.wait(lambda: stack.auth0_user(alice["mail"]), what="Auth0 user created")
     stack.entra.update_user(alice["id"], {"accountEnabled": False})
-    blocked = stack.wait(lambda: (stack.auth0_user(alice["mail"]) or {}).get("blocked"), what="blocked")
-    user = stack.auth0_user(alice["mail"])
-    revoked = {c for r in stack.auth0_emu.state()["revocations"] if r["user_id"] == user["user_id"] for c in r["covers"]}
-    assert blocked and revoked == {"sessions", "refresh_tokens"}
+    # the block and the revocation are two Auth0 writes, block first: wait for both, not the first alone
+    user = stack.wait(lambda: _blocked_and_revoked(stack, alice["mail"]), what="blocked with access revoked")
     return alice, user
+
+
+def _blocked_and_revoked(stack, email):
+    """The Auth0 user once it is blocked and both its sessions and refresh tokens are revoked, else None."""
+    user = stack.auth0_user(email) or {}
+    revoked = {c for r in stack.auth0_emu.state()["revocations"] if r["user_id"] == user.get("user_id") for c in r["covers"]}
+    return user if user.get("blocked") and revoked == {"sessions", "refresh_tokens"} else None
 
 
 def test_webhook_path_blocks_a_disabled_user_with_sessions_revoked(make_stack, graph):
