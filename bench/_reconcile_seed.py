@@ -110,7 +110,7 @@ def seed_all(job, work_dir):
     store = Store(env["DATABASE_URL"])
     migrate(store.engine)
     links = identity_links(store, plan, entra)
-    store.engine.dispose()
+    store.dispose()
     return {"env": env, "expected": P.expected(plan, entra), "counts": plan.counts, "drift": plan.drift,
             "auth0_users": auth0_count, "links": links, "members": len(P.group_members(plan, entra)),
             "seconds": time.monotonic() - started}

@@ -64,6 +64,6 @@ def seed_all(job, work_dir):
     store = Store(env["DATABASE_URL"])
     migrate(store.engine)
     linked = links(store, plan)
-    store.engine.dispose()
+    store.dispose()
     return {"env": env, "expected": P.expected(plan), "counts": plan.counts, "entra_users": listed,
             "auth0_users": auth0_count, "links": linked, "seconds": time.monotonic() - started}

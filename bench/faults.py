@@ -210,7 +210,7 @@ def _inspect(result, graph, db_url, users):
     store = Store(db_url)
     with store.session() as session:
         states = {link.entra_object_id: link.state for link in session.query(Link).all()}
-    store.engine.dispose()
+    store.dispose()
     accounts = [u for u in graph.state()["users"] if u["userPrincipalName"].endswith("@" + sandbox.FEDERATED_DOMAIN)]
     expected = {identity.immutable_id(u["user_id"], DEFAULT_IMMUTABLE_ID_NAMESPACE): u["name"] for u in users}
     per_user = {}

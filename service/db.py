@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from filelock import FileLock
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
@@ -27,13 +28,20 @@ def normalise_url(url):
     return url
 
 
-def make_engine(url):
-    """An engine tuned for the backend: WAL and a busy timeout so SQLite takes several workers."""
+def make_engine(url, hot=False):
+    """An engine tuned for the backend: WAL and a busy timeout so SQLite takes several workers.
+
+    hot=True: connections opened in autocommit and never pinged before use, for single statements that
+    Store.first() sends again once when the database dropped their connection (a ping is a round trip,
+    and on a shared pool autocommit is switched on and off at every checkout)."""
     url = normalise_url(url)
+    mode = {"isolation_level": "AUTOCOMMIT"} if hot else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **mode)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if hot:  # one per request thread at most: web threads and the provisioning pool share it
+        return create_engine(url, pool_size=5, max_overflow=15, **mode)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
@@ -86,6 +94,7 @@ class Store:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._single = sessionmaker(self._autocommit, expire_on_commit=False)
+        self._hot = make_engine(url, hot=True)
 
     @contextlib.contextmanager
     def statement(self):
@@ -94,11 +103,22 @@ class Store:
         with self._single() as session:
             yield session
 
-    @contextlib.contextmanager
-    def connection(self):
-        """An autocommit connection for one prebuilt Core statement (the hottest reads skip the ORM)."""
-        with self._autocommit.connect() as conn:
-            yield conn
+    def dispose(self):
+        """Close every pooled connection (tests and scripts that are done with the database)."""
+        self.engine.dispose()
+        self._hot.dispose()
+
+    def first(self, statement, params):
+        """The first row (or None) of one prebuilt Core statement, committed by itself: the hottest reads
+        and the first login's insert skip the ORM. A connection the database dropped (a restart, an idle
+        timeout) is replaced and the statement sent once more; each caller's statement is safe to repeat."""
+        for attempt in (1, 2):
+            try:
+                with self._hot.connect() as conn:
+                    return conn.execute(statement, params).first()
+            except DBAPIError as error:
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
 
     @contextlib.contextmanager
     def session(self):

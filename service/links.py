@@ -20,8 +20,7 @@ def get(store, auth0_user_id):
 
     One prebuilt Core statement: the ORM's load by primary key was a third of a waiting page's CPU, and
     every page, status read and background pass starts here."""
-    with store.connection() as conn:
-        row = conn.execute(_BY_ID, {"uid": auth0_user_id}).first()
+    row = store.first(_BY_ID, {"uid": auth0_user_id})
     return None if row is None else Link(**row._mapping)
 
 
@@ -33,8 +32,7 @@ def get_or_create(store, auth0_user_id, immutable_id, profile, reference=None):
         return existing
     row = dict(auth0_user_id=auth0_user_id, immutable_id=immutable_id, state="pending", step="new", upn_variant=0,
                attempts=0, profile=profile, reference=reference)
-    with store.connection() as conn:  # the row this request made, or (no row back) the one a racing request made
-        made = conn.execute(_NEW[store.engine.dialect.name], row).first()
+    made = store.first(_NEW[store.engine.dialect.name], row)  # none back: a racing request (or a resend) made it
     return Link(**made._mapping) if made is not None else get(store, auth0_user_id)
 
 

@@ -47,7 +47,7 @@ def fuzzed(graph_emulator, auth0_emulator, tmp_path_factory):
     migrate(app.extensions["companion"].store.engine)
     yield Fuzzed(app)
     app.extensions["companion"].driver.stop(wait_s=30)  # no pass may outlive the schema it writes to
-    app.extensions["companion"].store.engine.dispose()
+    app.extensions["companion"].store.dispose()
     schema.drop()
     patch.undo()
 

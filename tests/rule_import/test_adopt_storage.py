@@ -24,4 +24,4 @@ def test_adopt_links_many_and_skips_what_clashes(database_url):
     with store.session() as session:
         row = session.query(AuditEvent).filter_by(auth0_user_id="auth0|r3").one()
         assert (row.action, row.reference, row.detail) == ("link.adopted", "ref-1", {"origin": "rule"})
-    store.engine.dispose()
+    store.dispose()

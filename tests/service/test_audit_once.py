@@ -40,7 +40,7 @@ def make(graph, auth0, database_url):
     store = Store(settings.database_url)
     migrate(store.engine)
     yield lambda g=None: Provisioner(settings, store, g or GraphClient.from_settings(settings))
-    store.engine.dispose()
+    store.dispose()
 
 
 def _counts(store):
@@ -84,4 +84,4 @@ def test_facts_recorded_for_a_group_skip_the_ones_already_there(database_url):
                               .where(AuditEvent.action == "o365.user.ready").order_by(AuditEvent.id)).all()
     assert [(u, f) for u, f, _d in got] == [("auth0|g1", "oid-1"), ("auth0|g0", "oid-0"), ("auth0|g2", "oid-2")]
     assert got[1].detail == {"upn": "g0@example.com"}
-    store.engine.dispose()
+    store.dispose()

@@ -45,7 +45,7 @@ def test_new_user_becomes_ready_through_replication_lag(graph, provisioner):
 def test_an_existing_account_with_our_immutable_id_is_adopted_not_duplicated(graph, provisioner):
     user = {"user_id": "auth0|crash", "email": "crash@example.com"}
     provisioner.ensure(user, wait_s=0)  # creates and licenses
-    provisioner.store.engine.dispose()
+    provisioner.store.dispose()
     with provisioner.store.session() as session:  # forget the write-back, as a crash would
         session.execute(__import__("sqlalchemy").text("DELETE FROM identity_links"))
     again = provisioner.ensure(user, wait_s=10)

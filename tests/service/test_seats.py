@@ -210,4 +210,4 @@ def test_a_login_waits_its_turn_at_the_seat_count_and_is_told_to_retry_when_it_i
         holder.join(10)
     ledger.reserve(link)  # its turn: the count is free again
     assert links.get(store, "auth0|waits").step == "create" == link.step
-    store.engine.dispose()
+    store.dispose()

@@ -3,11 +3,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from service import audit, links
 from service.db import Store, migrate
 from service.models import AuditEvent, AuditLogIsAppendOnly, Link
+from tests.support.databases import PG_ADMIN_URL
 
 
 @pytest.fixture
@@ -15,7 +16,7 @@ def store(database_url):
     store = Store(database_url)
     migrate(store.engine)
     yield store
-    store.engine.dispose()
+    store.dispose()
 
 
 def test_migrations_create_the_tables_from_empty_and_are_repeatable(store):
@@ -50,6 +51,25 @@ def test_racing_first_sights_make_one_link_and_all_see_it(store):
     assert len({(x.auth0_user_id, x.immutable_id, x.created_at) for x in seen}) == 1
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(Link)) == 1
+
+
+def test_a_first_sight_is_committed_at_once_with_the_columns_defaults(store):
+    made = links.get_or_create(store, "google-oauth2|fresh", "aWlk", {"email": "f@example.com"})
+    assert (made.state, made.step, made.origin, made.account_type) == ("pending", "new", "companion", "member")
+    assert made.profile == {"email": "f@example.com"} and made.created_at is not None
+    with store.session() as session:  # another connection sees it: nothing was left uncommitted
+        assert session.get(Link, "google-oauth2|fresh").immutable_id == "aWlk"
+
+
+def test_a_connection_the_database_dropped_is_replaced_and_the_read_sent_again(store):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to drop a connection")
+    links.get_or_create(store, "auth0|kept", "a2VwdA==", {})
+    pid = store.first(text("SELECT pg_backend_pid()"), {})[0]  # the pooled connection the next read takes
+    with create_engine(PG_ADMIN_URL).begin() as admin:
+        assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar() is True
+    assert links.get(store, "auth0|kept").immutable_id == "a2VwdA=="
+    assert store.first(text("SELECT pg_backend_pid()"), {})[0] != pid
 
 
 def test_an_expired_lease_can_be_taken_over(store):
