@@ -13,6 +13,8 @@ class Login:
     pages: int = 0
     resent: int = 0
     error: str | None = None
+    user_id: str | None = None
+    started: float | None = None  # wall clock (epoch seconds) when the browser began, for bench/_stages.py
 
 
 @dataclasses.dataclass
@@ -31,6 +33,7 @@ class Batch:
     peak_mb: float | None = None  # service processes' peak RSS during the batch
     idle_mb: float | None = None  # ... and before it
     status_reads: list = dataclasses.field(default_factory=list)  # a returning user's status reads (s)
+    stages: dict = dataclasses.field(default_factory=dict)  # ours: {stage: [seconds per login]}
 
     @property
     def done(self):

@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench import _browser, _report, _rule, _storm, stop_children_on_sigterm  # noqa: E402
+from bench import _browser, _report, _rule, _stages, _storm, stop_children_on_sigterm  # noqa: E402
 from bench._observer import Observer  # noqa: E402
 from service import sandbox  # noqa: E402
 
@@ -79,12 +79,13 @@ def running(work_dir, args, instances):
                                         GRAPH_RU_STORAGE_URL=_storm.REDIS_URL)
         env["GRAPH_RU_PER_10S"] = str(args.ru)
         urls, masters = [], []
+        database_url = env["DATABASE_URL"]
         for _ in range(instances):
             companion, url = sandbox.start_companion(env, work_dir, workers=args.workers, threads=args.threads)
             procs.append(companion)
             urls.append(url)
             masters.append(companion.popen.pid)
-        yield graph, urls, _storm.Service(masters), procs[2:], auth0
+        yield graph, urls, _storm.Service(masters), procs[2:], database_url
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -113,14 +114,15 @@ def rule_login(rule, observer, user, _i):
 def our_login(urls, observer, user, i):
     """Our browser leg (user i goes to instance i mod the count); visibility is asked after the 302."""
     url = urls[i % len(urls)]
-    started = time.monotonic()
+    started, wall = time.monotonic(), time.time()
     try:
         arrival = _browser.first_login(url, user)
     except Exception as why:  # every way a login can end without claims counts as failed
         reason = str(why) if isinstance(why, _browser.LoginFailed) else f"{type(why).__name__}: {why}"
         return _report.Login(False, time.monotonic() - started, error=reason[:160])
     visible = observer.licensed_visible(arrival.claims["object_id"])
-    return _report.Login(True, arrival.seconds, visible=visible, pages=arrival.pages, resent=arrival.resent)
+    return _report.Login(True, arrival.seconds, visible=visible, pages=arrival.pages, resent=arrival.resent,
+                         user_id=user["user_id"], started=wall)
 
 
 def batch(login, observer, lag_s, n, tag, name, watch=None):
@@ -149,7 +151,7 @@ def batch(login, observer, lag_s, n, tag, name, watch=None):
                          throttled=after["throttled"] - before["throttled"], **extra)
 
 
-def run_lag(graph, urls, service, lag_s, args, say, setup):
+def run_lag(graph, urls, service, lag_s, args, say, setup, database_url):
     """One lag: reset Entra, set the knobs, then (optionally) the Rule and ours for each N."""
     graph.reset()
     graph.configure(replication_lag_s=lag_s, latency_ms=LATENCY_MS, ru_per_10s=args.ru,
@@ -171,6 +173,7 @@ def run_lag(graph, urls, service, lag_s, args, say, setup):
         o = batch(lambda u, i: our_login(urls, observer, u, i), observer, lag_s, n, "ours" + tag,
                   f"ours, {setup} instance{'s' if setup > 1 else ''}", watch)
         o.idle_mb = rss_idle
+        o.stages = _stages.stage_seconds(database_url, o.logins)
         batches.append(o)
         say(f"  lag {lag_s:g} s, N {n}: ours ({setup} instance(s)) {o.wall_s:.1f} s wall")
     return batches
@@ -228,6 +231,10 @@ def render(args, argv, batches, returning, wall_s, problems):
              f"Run: lags {', '.join(f'{x:g}' for x in args.lags)} s × N {', '.join(map(str, args.ns))} × instances "
              f"{', '.join(map(str, args.instances))}, in {wall_s / 60:.1f} min.", "", _report.table(batches), "",
              returning, ""]
+    stages = _stages.table(batches)
+    if stages:
+        lines += ["Where ours spent the time, per login, p50 / p95 s (the browser's own start and end joined with "
+                  "the link's and the audit log's times):", "", stages, ""]
     failures = _report.errors(batches)
     if failures:
         lines += ["Failure reasons:", *failures, ""]
@@ -247,8 +254,9 @@ def main(argv=None):
     say(f"first-login benchmark: lags {args.lags} s, N {args.ns}, instances {args.instances}; work dir {work_dir}")
     batches, problems, returning = [], [], None
     for setup in args.instances:
-        with running(work_dir, args, setup) as (graph, urls, service, companions, _auth0):
-            batches += [b for lag in args.lags for b in run_lag(graph, urls, service, lag, args, say, setup)]
+        with running(work_dir, args, setup) as (graph, urls, service, companions, database_url):
+            batches += [b for lag in args.lags
+                        for b in run_lag(graph, urls, service, lag, args, say, setup, database_url)]
             if returning is None:
                 returning = returning_line(*returning_user(graph, urls[0]))
             problems += [x for c in companions for x in companion_log_problems(c)]

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from service import audit, links
 from service.db import Store, migrate
 from service.models import AuditEvent, AuditLogIsAppendOnly, Link
-from tests.support.databases import PG_ADMIN_URL
+from tests.support.databases import PG_ADMIN_URL, PgSchema
 
 
 @pytest.fixture
@@ -61,9 +61,19 @@ def test_a_first_sight_is_committed_at_once_with_the_columns_defaults(store):
         assert session.get(Link, "google-oauth2|fresh").immutable_id == "aWlk"
 
 
-def test_a_connection_the_database_dropped_is_replaced_and_the_read_sent_again(store):
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server to drop a connection")
+@pytest.fixture
+def pg_store():
+    """A migrated store on PostgreSQL alone: SQLite has no server to drop a connection."""
+    schema = PgSchema()
+    store = Store(schema.url)
+    migrate(store.engine)
+    yield store
+    store.dispose()
+    schema.drop()
+
+
+def test_a_connection_the_database_dropped_is_replaced_and_the_read_sent_again(pg_store):
+    store = pg_store
     links.get_or_create(store, "auth0|kept", "a2VwdA==", {})
     pid = store.first(text("SELECT pg_backend_pid()"), {})[0]  # the pooled connection the next read takes
     with create_engine(PG_ADMIN_URL).begin() as admin:
