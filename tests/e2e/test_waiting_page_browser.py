@@ -17,7 +17,7 @@ from tests.support.chromium import headless, needs_chromium, requests_sent
 
 pytestmark = needs_chromium
 LAG_S = 4.0      # ready after ~4.5 s: a planned reload and then at least one overdue one
-TYPICAL_S = 2.5  # this deployment's history: the first page plans its reload ~2.5 s on, a meta refresh 3 s
+TYPICAL_S = 2.1  # this deployment's history: the first page plans its reload ~2.1 s on, a meta refresh 3 s
 
 
 def _history(stack, seconds):
@@ -71,10 +71,10 @@ def test_the_waiting_page_reaches_continue_and_its_script_reloads_when_planned_n
     gaps = [b - a for a, b in zip(pages, pages[1:])]
     assert gaps, "the account was ready at the first visit: no waiting page was played"
     assert not [line for line in console if "Content Security Policy" in line["message"]]
-    if javascript:  # the first reload comes ~2.5 s on, as planned; a meta refresh rounds that up to 3 s
+    if javascript:  # the first reload comes ~2.1 s on, as planned; a meta refresh rounds that up to 3 s
         assert {urlsplit(u).path for u in scripts} == {"/static/waiting.js"}
         served = [line for line in sqlite_stack.logs().splitlines() if '"path": "/static/waiting.js"' in line]
         assert len(served) == 1, served  # every later reload takes it from the browser's cache
-        assert gaps[0] < 2.8, gaps
+        assert gaps[0] < 2.9, gaps  # ~0.8 s for a loaded machine's page load (CI once took 0.35 s)
     else:
         assert not scripts and gaps[0] >= 2.95 and min(gaps) >= 0.95, gaps
