@@ -2,7 +2,7 @@
 companion recorded (the link, the audit log's facts), per stage, p50 / p95."""
 from sqlalchemy import create_engine, select
 
-from bench._report import percentile
+from bench._report import _s, percentile
 from service.links import utc
 from service.models import AuditEvent, Link
 
@@ -15,7 +15,7 @@ STAGES = (("browser start → link recorded", "start", "link"),
 
 
 def stage_seconds(database_url, logins):
-    """{stage: [seconds per login]} for the logins that finished (they carry user_id, started, ended)."""
+    """{stage: [seconds per login]} for the logins that finished (each carries its user_id and wall-clock start)."""
     done = {x.user_id: x for x in logins if x.ok and x.user_id}
     if not done:
         return {}
@@ -48,11 +48,7 @@ def table(batches):
     head = "| setup | lag s | " + " | ".join(name for name, _a, _b in STAGES) + " |"
     lines = [head, "|" + "---|" * (len(STAGES) + 2)]
     for b in rows:
-        cells = [f"{_fmt(percentile(b.stages[name], 50))} / {_fmt(percentile(b.stages[name], 95))}"
+        cells = [f"{_s(percentile(b.stages[name], 50))} / {_s(percentile(b.stages[name], 95))}"
                  for name, _a, _b in STAGES]
         lines.append(f"| {b.name} | {b.lag_s:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _fmt(value):
-    return "—" if value is None else f"{value:.2f}"

@@ -92,8 +92,8 @@ class Store:
     def __init__(self, url):
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._single = sessionmaker(self._autocommit, expire_on_commit=False)
+        self._single = sessionmaker(self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                    expire_on_commit=False)
         self._hot = make_engine(url, hot=True)
 
     @contextlib.contextmanager

@@ -24,23 +24,15 @@ _context = {}  # the worker's SyncContext, set by bind()
 
 def make_queue(queue_url):
     """A huey instance for QUEUE_URL: redis://… → Redis, sqlite:///path → a SQLite file."""
-    if _is_redis(queue_url):
+    if queue_url.startswith(("redis://", "rediss://")):
         return RedisHuey(QUEUE_NAME, url=queue_url)
-    path = _sqlite_path(queue_url)
+    path = queue_url[len("sqlite:///"):] if queue_url.startswith("sqlite:///") else queue_url
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
     # One process at a time: processes opening a new file at once (web workers booting together) failed
     # with "database is locked", as turning it to WAL takes the whole file, and gunicorn stopped.
     with FileLock(path + ".open.lock", timeout=60):
         return SqliteHuey(QUEUE_NAME, filename=path)
-
-
-def _is_redis(queue_url):
-    return queue_url.startswith(("redis://", "rediss://"))
-
-
-def _sqlite_path(queue_url):
-    return queue_url[len("sqlite:///"):] if queue_url.startswith("sqlite:///") else queue_url
 
 
 def register(huey):
