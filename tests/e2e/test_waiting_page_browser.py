@@ -17,7 +17,7 @@ from tests.support.chromium import headless, needs_chromium, requests_sent
 
 pytestmark = needs_chromium
 LAG_S = 4.0      # ready after ~4.5 s: a planned reload and then at least one overdue one
-TYPICAL_S = 2.1  # this deployment's history: the first page plans its reload ~2.1 s on, a meta refresh 3 s
+TYPICAL_S = 2.4  # this deployment's history: the first page plans its reload ~2.4 s on, a meta refresh 3 s
 
 
 def _history(stack, seconds):
@@ -71,10 +71,12 @@ def test_the_waiting_page_reaches_continue_and_its_script_reloads_when_planned_n
     gaps = [b - a for a, b in zip(pages, pages[1:])]
     assert gaps, "the account was ready at the first visit: no waiting page was played"
     assert not [line for line in console if "Content Security Policy" in line["message"]]
-    if javascript:  # the first reload comes ~2.1 s on, as planned; a meta refresh rounds that up to 3 s
+    # One line between them: the script reloads as planned (~2.4 s, plus the page's load), before the
+    # meta refresh's whole 3 s would; margins ~0.5 s for a slow page load and ~0.4 s for a slow first request.
+    if javascript:
         assert {urlsplit(u).path for u in scripts} == {"/static/waiting.js"}
         served = [line for line in sqlite_stack.logs().splitlines() if '"path": "/static/waiting.js"' in line]
         assert len(served) == 1, served  # every later reload takes it from the browser's cache
-        assert gaps[0] < 2.9, gaps  # ~0.8 s for a loaded machine's page load (CI once took 0.35 s)
+        assert gaps[0] < 2.95, gaps
     else:
         assert not scripts and gaps[0] >= 2.95 and min(gaps) >= 0.95, gaps
